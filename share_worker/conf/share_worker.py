@@ -1,0 +1,73 @@
+"""Options of the ``[share_worker]`` group: topic, auth, engine tuning.
+
+Example::
+
+    from oslo_config import cfg
+    from share_worker.conf import share_worker
+    conf = cfg.ConfigOpts()
+    share_worker.register_opts(conf)
+    conf([])
+    conf.share_worker.protect_timeout
+"""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup("share_worker",
+                     title="share_worker service and engine options")
+
+opts = [
+    cfg.StrOpt("topic", default="share_worker",
+               help="RPC topic the worker consumes."),
+    cfg.StrOpt("auth_strategy", default="keystone",
+               choices=[("keystone", "act in Manila with the request's "
+                                     "Keystone token"),
+                        ("noauth", "act in Manila as the request's project "
+                                   "(Manila auth_strategy = noauth)")],
+               help="How requests are authenticated against Manila."),
+    cfg.IntOpt("max_in_flight", default=10000, min=1,
+               help="Most operations (protect, restore, delete) accepted "
+                    "and not yet finished; beyond it requests are answered "
+                    "Busy."),
+    cfg.IntOpt("manila_workers", default=8, min=1, max=64,
+               help="Threads making Manila calls for the engine. Operations "
+                    "waiting on Manila hold no thread."),
+    cfg.FloatOpt("poll_interval", default=1.0, min=0.05,
+                 help="Seconds between two status polls of the Manila "
+                      "objects the engine waits on (one list call per "
+                      "project and cycle)."),
+    cfg.IntOpt("protect_timeout", default=3600, min=1,
+               help="Seconds a snapshot may take to become available."),
+    cfg.IntOpt("restore_timeout", default=3600, min=1,
+               help="Seconds a restored share (or a revert) may take to "
+                    "become available."),
+    cfg.IntOpt("delete_timeout", default=1800, min=1,
+               help="Seconds a snapshot may take to disappear once "
+                    "deleted."),
+    cfg.IntOpt("cleanup_timeout", default=600, min=1,
+               help="Seconds the engine keeps trying to delete a snapshot "
+                    "or share left in error by a failed operation."),
+    cfg.IntOpt("retry_attempts", default=6, min=0,
+               help="Retries of a Manila call that failed with a 5xx or a "
+                    "connection error before the operation fails."),
+    cfg.FloatOpt("retry_backoff", default=1.0, min=0.01,
+                 help="First retry delay in seconds; doubles per retry."),
+    cfg.FloatOpt("retry_backoff_max", default=60.0, min=0.01,
+                 help="Longest delay between two retries, in seconds."),
+    cfg.IntOpt("lease_seconds", default=30, min=2,
+               help="A worker owns the operations it advances for this "
+                    "long and renews the lease as it goes. A worker that "
+                    "stops cleanly releases its leases at once; the "
+                    "operations of one that died are resumed (by any "
+                    "worker, or by itself restarted) once it expires."),
+    cfg.IntOpt("batch_size", default=5000, min=1,
+               help="Most operations one reconciler cycle loads."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts() -> list:
+    return [(GROUP, opts)]

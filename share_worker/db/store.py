@@ -1,0 +1,210 @@
+"""The durable store: checkpoints, restores, operations, event outbox.
+
+A SQLite file by default, PostgreSQL for several workers::
+
+    store = Store.from_url("sqlite:////var/lib/share_worker/store.sqlite")
+    store.upgrade()                    # alembic, to the newest schema
+    store.get_checkpoint("cp-1", project_id="p1")
+
+Records leave the store as the wire contract's dicts (DESIGN section 3).
+Operation rows are advanced by :mod:`share_worker.db.operations`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+
+from share_worker import exception
+from share_worker.db import models
+
+CHECKPOINT_TERMINAL = ("available", "error", "deleted", "error-deleting")
+RESTORE_TERMINAL = ("success", "fail")
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def isotime(value: datetime.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(
+        timespec="microseconds") + "Z"
+
+
+def checkpoint_dict(row: Any) -> dict:
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "resource": {"type": row.resource_type, "id": row.resource_id,
+                     "name": row.resource_name,
+                     "extra_info": row.resource_extra},
+        "status": row.status,
+        "options": row.options,
+        "saved_info": row.saved_info,
+        "trigger": row.trigger,
+        "policy_id": row.policy_id,
+        "error": row.error,
+        "created_at": isotime(row.created_at),
+        "updated_at": isotime(row.updated_at),
+    }
+
+
+def restore_dict(row: Any) -> dict:
+    return {
+        "id": row.id,
+        "project_id": row.project_id,
+        "checkpoint_id": row.checkpoint_id,
+        "status": row.status,
+        "options": row.options,
+        "target": row.target,
+        "error": row.error,
+        "created_at": isotime(row.created_at),
+        "updated_at": isotime(row.updated_at),
+    }
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+class Store:
+    """Thread-safe access to the store; one instance per process."""
+
+    def __init__(self, engine: sa.engine.Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time: serialise our own writers so
+        # they queue here instead of spinning on SQLITE_BUSY.
+        self._write_lock = (threading.Lock() if self.is_sqlite
+                            else contextlib.nullcontext())
+
+    @classmethod
+    def from_url(cls, url: str, pool_size: int = 10) -> Store:
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)),
+                            exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False,
+                                      "timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size,
+                          pool_pre_ping=True)
+        engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return cls(engine)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", os.path.join(
+            os.path.dirname(__file__), "migrations"))
+        with self.write() as conn:
+            cfg.attributes["connection"] = conn
+            alembic_command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.engine.Connection]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.engine.Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def get_checkpoint(self, checkpoint_id: str,
+                       project_id: str | None = None) -> dict:
+        t = models.checkpoints
+        q = sa.select(t).where(t.c.id == checkpoint_id)
+        if project_id is not None:
+            q = q.where(t.c.project_id == project_id)
+        with self.read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise exception.CheckpointNotFound(checkpoint_id=checkpoint_id)
+        return checkpoint_dict(row)
+
+    def list_checkpoints(self, project_id: str | None, filters: dict,
+                         limit: int | None, marker: str | None) -> list:
+        t = models.checkpoints
+        columns = {"status": t.c.status, "resource_id": t.c.resource_id,
+                   "resource_type": t.c.resource_type,
+                   "policy_id": t.c.policy_id, "trigger": t.c.trigger}
+        return self._list(t, columns, checkpoint_dict, project_id, filters,
+                          limit, marker, exception.CheckpointNotFound,
+                          "checkpoint_id")
+
+    def get_restore(self, restore_id: str,
+                    project_id: str | None = None) -> dict:
+        t = models.restores
+        q = sa.select(t).where(t.c.id == restore_id)
+        if project_id is not None:
+            q = q.where(t.c.project_id == project_id)
+        with self.read() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise exception.RestoreNotFound(restore_id=restore_id)
+        return restore_dict(row)
+
+    def list_restores(self, project_id: str | None, filters: dict,
+                      limit: int | None, marker: str | None) -> list:
+        t = models.restores
+        columns = {"status": t.c.status, "checkpoint_id": t.c.checkpoint_id}
+        return self._list(t, columns, restore_dict, project_id, filters,
+                          limit, marker, exception.RestoreNotFound,
+                          "restore_id")
+
+    def _list(self, table: sa.Table, columns: dict, to_dict: Any,
+              project_id: str | None, filters: dict, limit: int | None,
+              marker: str | None, not_found: type, marker_key: str) -> list:
+        unknown = sorted(set(filters) - set(columns) - {"project_id"})
+        if unknown:
+            raise exception.InvalidInput(
+                reason="unknown filter(s) %s; allowed: %s" % (
+                    ", ".join(unknown), ", ".join(sorted(columns))))
+        q = sa.select(table)
+        if project_id is not None:
+            q = q.where(table.c.project_id == project_id)
+        elif filters.get("project_id"):
+            q = q.where(table.c.project_id == filters["project_id"])
+        for key, column in columns.items():
+            if key in filters and filters[key] is not None:
+                q = q.where(column == filters[key])
+        order = (table.c.created_at.desc(), table.c.id.desc())
+        with self.read() as conn:
+            if marker is not None:
+                mq = sa.select(table.c.created_at, table.c.id).where(
+                    table.c.id == marker)
+                if project_id is not None:
+                    mq = mq.where(table.c.project_id == project_id)
+                mrow = conn.execute(mq).first()
+                if mrow is None:
+                    raise not_found(**{marker_key: marker})
+                q = q.where(sa.or_(
+                    table.c.created_at < mrow.created_at,
+                    sa.and_(table.c.created_at == mrow.created_at,
+                            table.c.id < mrow.id)))
+            q = q.order_by(*order)
+            if limit is not None:
+                q = q.limit(limit)
+            return [to_dict(r) for r in conn.execute(q)]

@@ -1,0 +1,253 @@
+"""The reconciler: one thread that advances every leased operation.
+
+No thread waits for Manila on behalf of an operation. Each cycle the
+reconciler applies finished steps in one transaction, hands due steps
+(one Manila call each) to a small pool, and sends one batched status poll
+per (project, kind) to the same pool::
+
+    rec = Reconciler(op_store, registry, runner, clients, conf, owner,
+                     clock)
+    rec.start()
+    rec.submit(op)          # an operation this process just accepted
+    rec.stop()              # leases released: another worker resumes
+
+Operations are leased in the store, so several workers share one store and
+a crashed worker's operations are taken over once its lease expires.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+from oslo_config import cfg
+
+from share_worker.db.operations import Advance, Operation, OperationStore
+from share_worker.engine import poller
+from share_worker.engine.steps import StepRunner
+
+LOG = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Drives operations to a terminal status; see the module docstring."""
+
+    def __init__(self, ops: OperationStore, registry: Any,
+                 runner: StepRunner, clients: Any, conf: cfg.ConfigOpts,
+                 owner: str, clock: Callable[[], datetime.datetime],
+                 on_applied: Callable[[int], None] | None = None) -> None:
+        self._store = ops
+        self._registry = registry
+        self._runner = runner
+        self._clients = clients
+        self._conf = conf.share_worker
+        self._owner = owner
+        self._clock = clock
+        self._on_applied = on_applied or (lambda finished: None)
+        self._held: dict[str, Operation] = {}
+        self._resumed: set[str] = set()
+        self._busy: set[str] = set()
+        self._ready: collections.deque[str] = collections.deque()
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = futures.ThreadPoolExecutor(
+            max_workers=self._conf.manila_workers,
+            thread_name_prefix="manila")
+        self._next_scan = self._next_claim = self._next_renew = clock()
+
+    # -- life cycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="reconciler",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, release: bool = True) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._drain_results()
+        if release:
+            self._store.release(self._owner)
+
+    def submit(self, op: Operation) -> None:
+        """Take over an operation this process accepted (already leased)."""
+        with self._lock:
+            self._held[op.id] = op
+            self._ready.append(op.id)
+        self._wake.set()
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    # -- the loop -----------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._cycle()
+            except Exception:
+                LOG.exception("Reconciler cycle failed; retrying")
+                self._stopping.wait(self._conf.poll_interval)
+            self._wake.wait(timeout=self._conf.poll_interval / 2)
+            self._wake.clear()
+
+    def _cycle(self) -> None:
+        self._drain_results()
+        now = self._clock()
+        lease = datetime.timedelta(seconds=self._conf.lease_seconds)
+        if now >= self._next_renew:
+            self._store.renew(self._owner, now + lease)
+            self._next_renew = now + lease / 3
+        if now >= self._next_claim:
+            self._claim(now, now + lease)
+            self._next_claim = now + datetime.timedelta(
+                seconds=max(self._conf.poll_interval, 1.0))
+        with self._lock:
+            ready = list(self._ready)
+            self._ready.clear()
+        for op_id in ready:
+            op = self._held.get(op_id)
+            if op is not None and op_id not in self._busy and \
+                    not op.state.get("wait") and op.not_before <= now:
+                self._dispatch_act(op)
+        if now >= self._next_scan:
+            self._scan(now)
+            self._next_scan = now + datetime.timedelta(
+                seconds=self._conf.poll_interval)
+
+    def _claim(self, now: datetime.datetime,
+               until: datetime.datetime) -> None:
+        room = self._conf.batch_size - len(self._held)
+        if room <= 0:
+            return
+        for op in self._store.claim(self._owner, now, until, room,
+                                    exclude=set(self._held)):
+            LOG.info("%s %s: resuming %s at phase %s", op.record_kind,
+                     op.record_id, op.kind, op.phase)
+            self._held[op.id] = op
+            self._resumed.add(op.id)
+
+    def _scan(self, now: datetime.datetime) -> None:
+        groups: dict[tuple[str, str], list[Operation]] = {}
+        for op in list(self._held.values()):
+            if op.id in self._busy or op.not_before > now:
+                continue
+            if now >= op.deadline:
+                self._dispatch(op, self._runner.timeout,
+                               self._plugin_op(op), op)
+            elif op.state.get("wait"):
+                key = (op.project_id, op.state["wait"]["kind"])
+                groups.setdefault(key, []).append(op)
+            else:
+                self._dispatch_act(op)
+        for (project_id, kind), waiting in groups.items():
+            self._busy.update(o.id for o in waiting)
+            self._pool.submit(self._poll_group, project_id, kind, waiting)
+
+    # -- work handed to the pool ------------------------------------------
+
+    def _plugin_op(self, op: Operation) -> Any:
+        plugin = self._registry.protection(op.resource_type)
+        getter = {"protect": plugin.get_protect_operation,
+                  "restore": plugin.get_restore_operation,
+                  "delete": plugin.get_delete_operation}[op.kind]
+        return getter({"type": op.resource_type})
+
+    def _dispatch_act(self, op: Operation) -> None:
+        resumed = op.id in self._resumed
+        self._resumed.discard(op.id)
+        self._dispatch(op, self._runner.act, self._plugin_op(op), op,
+                       resumed)
+
+    def _dispatch(self, op: Operation, fn: Callable[..., Advance | None],
+                  *args: Any) -> None:
+        self._busy.add(op.id)
+
+        def work() -> None:
+            try:
+                self._results.put((op.id, fn(*args)))
+            except Exception:
+                LOG.exception("%s %s: step failed", op.record_kind,
+                              op.record_id)
+                self._results.put((op.id, None))
+            self._wake.set()
+
+        self._pool.submit(work)
+
+    def _poll_group(self, project_id: str, kind: str,
+                    waiting: list[Operation]) -> None:
+        try:
+            client = self._clients.for_polling(project_id)
+            wanted = {op.state["wait"]["id"] for op in waiting}
+            statuses = poller.poll(client, kind, wanted)
+        except Exception as e:
+            LOG.warning("Polling %ss of project %s failed: %s", kind,
+                        project_id, e)
+            for op in waiting:
+                self._results.put((op.id, None))
+            self._wake.set()
+            return
+        for op in waiting:
+            observed = statuses.get(op.state["wait"]["id"])
+            try:
+                advance = self._runner.observe(self._plugin_op(op), op,
+                                               observed)
+            except Exception:
+                LOG.exception("%s %s: observe failed", op.record_kind,
+                              op.record_id)
+                advance = None
+            self._results.put((op.id, advance))
+        self._wake.set()
+
+    # -- results ------------------------------------------------------------
+
+    def _drain_results(self) -> None:
+        done: list[tuple[str, Advance | None]] = []
+        while True:
+            try:
+                done.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        if not done:
+            return
+        advances = [adv for _, adv in done if adv is not None]
+        lost: set[str] = set()
+        if advances:
+            try:
+                lost = set(self._store.apply(self._owner, advances,
+                                             self._clock()))
+            except Exception:
+                # Keep the results: the next cycle writes them again.
+                for item in done:
+                    self._results.put(item)
+                raise
+        finished = 0
+        for op_id, adv in done:
+            self._busy.discard(op_id)
+            op = self._held.get(op_id)
+            if op is None:
+                continue
+            if op_id in lost or op.finished:
+                del self._held[op_id]
+                finished += op.finished and op_id not in lost
+                if op_id in lost:
+                    LOG.warning("%s %s: lease lost to another worker",
+                                op.record_kind, op.record_id)
+            elif adv is not None and not op.state.get("wait"):
+                with self._lock:
+                    self._ready.append(op_id)
+        if advances:
+            self._on_applied(finished)

@@ -1,0 +1,244 @@
+"""The engine's public face: validate, record, hand over, return.
+
+Nothing here waits on Manila: a protect is recorded (checkpoint +
+operation + ``.start`` event in one transaction) and handed to the
+reconciler, and the ``protecting`` checkpoint comes back::
+
+    engine = Engine(conf, store, registry, clients)
+    engine.start()
+    cp = engine.protect(ctx, {"type": "OS::Manila::Share", "id": sid})
+    engine.show_checkpoint(ctx, cp["id"])["status"]    # later: available
+    engine.stop()
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from oslo_config import cfg
+from oslo_context import context as o_context
+
+from share_worker import exception
+from share_worker.db.operations import Operation, OperationStore
+from share_worker.db.store import Store, utcnow
+from share_worker.engine import validate
+from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
+from share_worker.engine.queries import Queries
+from share_worker.engine.reconciler import Reconciler
+from share_worker.engine.steps import KINDS, StepRunner
+
+LOG = logging.getLogger(__name__)
+
+DELETABLE = ("available", "error", "error-deleting")
+_TIMEOUTS = {"protect": "protect_timeout", "restore": "restore_timeout",
+             "delete": "delete_timeout"}
+
+
+class Engine(Queries):
+    """Durable protect / restore / delete plus the read-only queries."""
+
+    def __init__(self, conf: cfg.ConfigOpts, store: Store, registry: Any,
+                 clients: Any, sink: EventSink | None = None,
+                 clock: Callable[[], datetime.datetime] = utcnow,
+                 owner: str | None = None) -> None:
+        self._conf = conf
+        self.store = store
+        self.ops = OperationStore(store)
+        self.registry = registry
+        self.clients = clients
+        self._clock = clock
+        self.owner = owner or "%s:%d:%s" % (conf.host, os.getpid(),
+                                            uuid.uuid4().hex[:8])
+        self.outbox = Outbox(self.ops, sink or LoggingSink())
+        runner = StepRunner(clients, conf, clock)
+        self.reconciler = Reconciler(self.ops, registry, runner, clients,
+                                     conf, self.owner, clock,
+                                     on_applied=self._applied)
+        self._in_flight_lock = threading.Lock()
+        self._in_flight = 0
+
+    # -- life cycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._in_flight = self.ops.count_unfinished()
+        self.outbox.start()
+        self.reconciler.start()
+        LOG.info("Engine %s started; %d operations in flight in the store",
+                 self.owner, self._in_flight)
+
+    def stop(self) -> None:
+        self.reconciler.stop()
+        self.outbox.stop()
+        LOG.info("Engine %s stopped", self.owner)
+
+    def _applied(self, finished: int) -> None:
+        if finished:
+            with self._in_flight_lock:
+                self._in_flight = max(0, self._in_flight - finished)
+        self.outbox.poke()
+
+    def _reserve(self) -> None:
+        limit = self._conf.share_worker.max_in_flight
+        with self._in_flight_lock:
+            if self._in_flight >= limit:
+                # Other workers may have finished some: count again.
+                self._in_flight = self.ops.count_unfinished()
+            if self._in_flight >= limit:
+                raise exception.Busy(in_flight=self._in_flight, limit=limit)
+            self._in_flight += 1
+
+    def _unreserve(self) -> None:
+        with self._in_flight_lock:
+            self._in_flight -= 1
+
+    def _new_op(self, kind: str, ctx: o_context.RequestContext,
+                record_id: str, resource_type: str, state: dict) -> Operation:
+        now = self._clock()
+        timeout = self._conf.share_worker[_TIMEOUTS[kind]]
+        state["timeout"] = timeout
+        return Operation(
+            id=uuid.uuid4().hex, kind=kind, record_id=record_id,
+            project_id=ctx.project_id, resource_type=resource_type,
+            phase="start", state=state, context=validate.storable(ctx),
+            auth_token=ctx.auth_token, attempt=0, not_before=now,
+            deadline=now + datetime.timedelta(seconds=timeout),
+            created_at=now, lease_owner=self.owner,
+            lease_until=now + datetime.timedelta(
+                seconds=self._conf.share_worker.lease_seconds))
+
+    def _hand_over(self, op: Operation) -> None:
+        self.reconciler.submit(op)
+        self.outbox.poke()
+
+    # -- protect / restore / delete ----------------------------------------
+
+    def protect(self, ctx: o_context.RequestContext, resource: Any,
+                options: Any = None, checkpoint_id: Any = None,
+                trigger: str = "rpc", policy_id: str | None = None) -> dict:
+        validate.require_project(ctx)
+        resource = validate.resource_ref(resource)
+        plugin = self.registry.protection(resource["type"])
+        if checkpoint_id is None:
+            checkpoint_id = str(uuid.uuid4())
+        else:
+            checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
+            existing = self._existing(ctx, checkpoint_id, resource)
+            if existing is not None:
+                return existing
+        options = plugin.prepare_protect(checkpoint_id, options)
+        self._reserve()
+        now = self._clock()
+        record = dict(
+            id=checkpoint_id, project_id=ctx.project_id, user_id=ctx.user_id,
+            resource_type=resource["type"], resource_id=resource["id"],
+            resource_name=resource.get("name"),
+            resource_extra=resource.get("extra_info") or {},
+            status="protecting", options=options, saved_info={},
+            trigger=trigger, policy_id=policy_id, error=None,
+            created_at=now, updated_at=now)
+        op = self._new_op("protect", ctx, checkpoint_id, resource["type"],
+                          {"options": options,
+                           "resource": {"type": resource["type"],
+                                        "id": resource["id"]}})
+        try:
+            checkpoint, created = self.ops.accept(
+                "checkpoint", record, op, KINDS["protect"][2] + ".start")
+        except Exception:
+            self._unreserve()
+            raise
+        if not created:
+            self._unreserve()
+            return self._same_resource(ctx, checkpoint, resource)
+        LOG.info("Checkpoint %s: protecting %s %s for project %s (request "
+                 "%s)", checkpoint_id, resource["type"], resource["id"],
+                 ctx.project_id, ctx.request_id)
+        self._hand_over(op)
+        return checkpoint
+
+    def _existing(self, ctx: o_context.RequestContext, checkpoint_id: str,
+                  resource: dict) -> dict | None:
+        try:
+            checkpoint = self.store.get_checkpoint(checkpoint_id)
+        except exception.CheckpointNotFound:
+            return None
+        return self._same_resource(ctx, checkpoint, resource)
+
+    @staticmethod
+    def _same_resource(ctx: o_context.RequestContext, checkpoint: dict,
+                       resource: dict) -> dict:
+        same = (checkpoint["project_id"] == ctx.project_id
+                and checkpoint["resource"]["type"] == resource["type"]
+                and checkpoint["resource"]["id"] == resource["id"])
+        if not same:
+            raise exception.InvalidInput(
+                reason="checkpoint_id %s is already used by another "
+                       "checkpoint; choose a new id" % checkpoint["id"])
+        return checkpoint
+
+    def restore(self, ctx: o_context.RequestContext, checkpoint_id: Any,
+                options: Any = None) -> dict:
+        validate.require_project(ctx)
+        checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
+        checkpoint = self.store.get_checkpoint(checkpoint_id, ctx.project_id)
+        if checkpoint["status"] != "available":
+            raise exception.InvalidState(
+                reason="checkpoint %s is %s; only an available checkpoint "
+                       "can be restored" % (checkpoint_id,
+                                            checkpoint["status"]))
+        rtype = checkpoint["resource"]["type"]
+        plugin = self.registry.protection(rtype)
+        options, target = plugin.prepare_restore(checkpoint, options)
+        self._reserve()
+        now = self._clock()
+        restore_id = str(uuid.uuid4())
+        record = dict(id=restore_id, project_id=ctx.project_id,
+                      user_id=ctx.user_id, checkpoint_id=checkpoint_id,
+                      status="in_progress", options=options, target=target,
+                      error=None, created_at=now, updated_at=now)
+        op = self._new_op("restore", ctx, restore_id, rtype, {
+            "options": options, "target": target,
+            "saved_info": plugin.get_saved_info(checkpoint,
+                                                checkpoint["resource"])})
+        try:
+            restore, _ = self.ops.accept("restore", record, op,
+                                         KINDS["restore"][2] + ".start")
+        except Exception:
+            self._unreserve()
+            raise
+        LOG.info("Restore %s: restoring checkpoint %s (%s) for project %s "
+                 "(request %s)", restore_id, checkpoint_id, target["mode"],
+                 ctx.project_id, ctx.request_id)
+        self._hand_over(op)
+        return restore
+
+    def delete(self, ctx: o_context.RequestContext,
+               checkpoint_id: Any) -> dict:
+        validate.require_project(ctx)
+        checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
+        checkpoint = self.store.get_checkpoint(checkpoint_id, ctx.project_id)
+        if checkpoint["status"] in ("deleting", "deleted"):
+            return checkpoint
+        rtype = checkpoint["resource"]["type"]
+        self.registry.protection(rtype)
+        self._reserve()
+        op = self._new_op("delete", ctx, checkpoint_id, rtype, {})
+        try:
+            result, created = self.ops.accept_delete(
+                checkpoint_id, ctx.project_id, DELETABLE, op,
+                KINDS["delete"][2] + ".start")
+        except Exception:
+            self._unreserve()
+            raise
+        if not created:
+            self._unreserve()
+            return result
+        LOG.info("Checkpoint %s: deleting (request %s)", checkpoint_id,
+                 ctx.request_id)
+        self._hand_over(op)
+        return result

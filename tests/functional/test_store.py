@@ -1,0 +1,181 @@
+"""The store on SQLite and on PostgreSQL: records, leases, outbox."""
+
+import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from share_worker import exception
+from share_worker.db import models
+from share_worker.db.operations import (
+    Advance,
+    Operation,
+    OperationStore,
+    RecordChange,
+)
+from share_worker.db.store import Store, utcnow
+
+T0 = datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+
+@pytest.fixture
+def store(any_db_url):
+    s = Store.from_url(any_db_url)
+    s.upgrade()
+    yield s
+    s.dispose()
+
+
+def checkpoint(cid, project="p1", created=T0, status="protecting"):
+    return dict(id=cid, project_id=project, user_id="u",
+                resource_type="OS::Manila::Share", resource_id="share-1",
+                resource_name=None, resource_extra={}, status=status,
+                options={"force": False}, saved_info={}, trigger="rpc",
+                policy_id=None, error=None, created_at=created,
+                updated_at=created)
+
+
+def operation(record_id, owner="w1", kind="protect", now=T0):
+    return Operation(id="op-" + record_id, kind=kind, record_id=record_id,
+                     project_id="p1", resource_type="OS::Manila::Share",
+                     phase="start", state={"k": 1}, context={"user": "u"},
+                     auth_token="secret", attempt=0, not_before=now,
+                     deadline=now + datetime.timedelta(hours=1),
+                     created_at=now, lease_owner=owner,
+                     lease_until=now + datetime.timedelta(seconds=30))
+
+
+def test_upgrade_is_idempotent_and_matches_models(store):
+    store.upgrade()
+    inspector = sa.inspect(store.engine)
+    for table in models.metadata.sorted_tables:
+        got = {c["name"] for c in inspector.get_columns(table.name)}
+        assert got == {c.name for c in table.columns}, table.name
+
+
+def test_accept_writes_record_operation_and_start_event(store):
+    ops = OperationStore(store)
+    cp, created = ops.accept("checkpoint", checkpoint("cp-1"),
+                             operation("cp-1"), "x.protect.start")
+    assert created and cp["status"] == "protecting"
+    assert cp["resource"]["id"] == "share-1"
+    assert cp["created_at"] == "2026-01-01T12:00:00.000000Z"
+    events = ops.pending_events(10)
+    assert [e["event_type"] for e in events] == ["x.protect.start"]
+    assert events[0]["payload"]["payload_version"] == "1.0"
+    assert events[0]["payload"]["id"] == "cp-1"
+
+
+def test_accept_of_an_existing_id_changes_nothing(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("cp-1"), operation("cp-1"), "e")
+    again = checkpoint("cp-1", status="available")
+    cp, created = ops.accept("checkpoint", again, operation("cp-1b"), "e")
+    assert not created and cp["status"] == "protecting"
+    assert ops.count_unfinished() == 1
+    assert len(ops.pending_events(10)) == 1
+
+
+def test_checkpoints_are_per_project(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("cp-1"), operation("cp-1"), "e")
+    assert store.get_checkpoint("cp-1", "p1")["id"] == "cp-1"
+    with pytest.raises(exception.CheckpointNotFound):
+        store.get_checkpoint("cp-1", "p2")
+    assert store.list_checkpoints("p2", {}, None, None) == []
+
+
+def test_list_pages_newest_first_with_marker(store):
+    ops = OperationStore(store)
+    for i in range(5):
+        cid = "cp-%d" % i
+        ops.accept("checkpoint", checkpoint(
+            cid, created=T0 + datetime.timedelta(seconds=i)),
+            operation(cid), "e")
+    first = store.list_checkpoints("p1", {}, 2, None)
+    assert [c["id"] for c in first] == ["cp-4", "cp-3"]
+    rest = store.list_checkpoints("p1", {}, None, first[-1]["id"])
+    assert [c["id"] for c in rest] == ["cp-2", "cp-1", "cp-0"]
+    with pytest.raises(exception.CheckpointNotFound):
+        store.list_checkpoints("p1", {}, None, "nope")
+    with pytest.raises(exception.InvalidInput) as err:
+        store.list_checkpoints("p1", {"colour": "red"}, None, None)
+    assert "colour" in str(err.value)
+    assert store.list_checkpoints("p1", {"status": "available"}, None,
+                                  None) == []
+
+
+def test_claim_takes_free_and_expired_leases_only(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a", owner=None),
+               "e")
+    ops.accept("checkpoint", checkpoint("b"), operation("b", owner="w2"),
+               "e")
+    now = T0 + datetime.timedelta(seconds=1)
+    got = ops.claim("w1", now, now + datetime.timedelta(seconds=30), 10)
+    assert [o.record_id for o in got] == ["a"]
+    assert got[0].auth_token == "secret" and got[0].state == {"k": 1}
+    later = T0 + datetime.timedelta(minutes=5)   # w2's lease expired
+    got = ops.claim("w1", later, later + datetime.timedelta(seconds=30), 10,
+                    exclude={"op-a"})
+    assert [o.record_id for o in got] == ["b"]
+
+
+def test_apply_is_fenced_by_the_lease(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a", owner="w1"),
+               "e")
+    op = operation("a")
+    op.phase, op.finished = "done", True
+    change = RecordChange({"status": "available"},
+                          [("x.protect.end", "INFO")])
+    assert ops.apply("w2", [Advance(op, change)]) == ["op-a"]
+    assert store.get_checkpoint("a")["status"] == "protecting"
+    assert ops.apply("w1", [Advance(op, change)]) == []
+    assert store.get_checkpoint("a")["status"] == "available"
+    assert ops.count_unfinished() == 0
+    with store.read() as conn:
+        token = conn.execute(sa.select(models.operations.c.auth_token)
+                             ).scalar_one()
+    assert token is None  # the caller's token is not kept after the end
+    kinds = [e["event_type"] for e in ops.pending_events(10)]
+    assert kinds == ["e", "x.protect.end"]
+
+
+def test_accept_delete_is_a_compare_and_swap(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a", status="available"),
+               operation("a"), "e")
+    delete_op = operation("a", kind="delete")
+    delete_op.id = "op-delete-a"
+    cp, created = ops.accept_delete("a", "p1", ("available",), delete_op,
+                                    "d")
+    assert created and cp["status"] == "deleting"
+    cp, created = ops.accept_delete("a", "p1", ("available",),
+                                    operation("a2", kind="delete"), "d")
+    assert not created and cp["status"] == "deleting"
+    ops.accept("checkpoint", checkpoint("b"), operation("b"), "e")
+    with pytest.raises(exception.InvalidState) as err:
+        ops.accept_delete("b", "p1", ("available",),
+                          operation("b2", kind="delete"), "d")
+    assert "protecting" in str(err.value)
+    with pytest.raises(exception.CheckpointNotFound):
+        ops.accept_delete("b", "p2", ("available",),
+                          operation("b3", kind="delete"), "d")
+
+
+def test_release_frees_leases(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a", owner="w1"),
+               "e")
+    ops.release("w1")
+    now = utcnow()
+    assert len(ops.claim("w2", now, now, 10)) == 1
+
+
+def test_outbox_delete(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a"), "e")
+    events = ops.pending_events(10)
+    ops.delete_events([e["id"] for e in events])
+    assert ops.pending_events(10) == []

@@ -1,0 +1,257 @@
+"""The engine end to end over a fake Manila: records, phases, events."""
+
+import pytest
+from manilaclient.common.apiclient import exceptions as m_exc
+from oslo_context import context as o_context
+
+from share_worker import exception
+from share_worker.db.store import Store
+from share_worker.engine.service import Engine
+from share_worker.plugins.loader import PluginRegistry
+from tests.conftest import RecordingSink, wait_for
+from tests.unit import fakes
+
+SHARE = "OS::Manila::Share"
+
+
+@pytest.fixture
+def manila():
+    return fakes.FakeManila()
+
+
+@pytest.fixture
+def make_engine(conf, sqlite_url, manila):
+    conf.set_override("poll_interval", 0.05, group="share_worker")
+    conf.set_override("retry_backoff", 0.01, group="share_worker")
+    engines = []
+
+    def make(**overrides):
+        for key, value in overrides.items():
+            conf.set_override(key, value, group="share_worker")
+        clients = fakes.FakeClients(manila)
+        store = Store.from_url(sqlite_url)
+        store.upgrade()
+        sink = RecordingSink()
+        engine = Engine(conf, store, PluginRegistry.load(clients), clients,
+                        sink=sink)
+        engine.sink = sink
+        engine.start()
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.stop()
+
+
+@pytest.fixture
+def engine(make_engine):
+    return make_engine()
+
+
+def ctx(project="p1", **kw):
+    return o_context.RequestContext(user_id="u1", project_id=project,
+                                    auth_token="tok", **kw)
+
+
+def become(manila, kind, status):
+    manager = manila.snapshots if kind == "snapshot" else manila.shares
+    for item in manager.items.values():
+        if item.status in ("creating", "deleting", "reverting"):
+            if status is None:
+                manager.items.pop(item.id)
+            else:
+                item.status = status
+            return item.id
+    return None
+
+
+def status_of(engine, cid, project="p1"):
+    return engine.show_checkpoint(ctx(project), cid)["status"]
+
+
+def test_protect_returns_protecting_then_becomes_available(engine, manila):
+    share = manila.add_share()
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    assert cp["status"] == "protecting" and cp["trigger"] == "rpc"
+    assert cp["options"]["snapshot_name"] == "share_worker-" + cp["id"]
+    wait_for(lambda: manila.snapshots.items, what="snapshot created")
+    become(manila, "snapshot", "available")
+    end = engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.end")
+    assert end["status"] == "available"
+    assert end["saved_info"]["snapshot_id"] in manila.snapshots.items
+    assert engine.sink.for_record(cp["id"]) == [
+        "share_worker.checkpoint.protect.start",
+        "share_worker.checkpoint.protect.end"]
+    assert status_of(engine, cp["id"]) == "available"
+
+
+def test_protect_with_existing_checkpoint_id_returns_it(engine, manila):
+    share = manila.add_share()
+    ref = {"type": SHARE, "id": share.id}
+    first = engine.protect(ctx(), ref, checkpoint_id="cp-fixed")
+    again = engine.protect(ctx(), ref, checkpoint_id="cp-fixed")
+    assert again["id"] == first["id"] == "cp-fixed"
+    wait_for(lambda: manila.snapshots.items)
+    become(manila, "snapshot", "available")
+    engine.sink.wait("cp-fixed", "share_worker.checkpoint.protect.end")
+    assert len(manila.snapshots.items) == 1
+    with pytest.raises(exception.InvalidInput):
+        engine.protect(ctx(), {"type": SHARE, "id": "other"},
+                       checkpoint_id="cp-fixed")
+    with pytest.raises(exception.InvalidInput):
+        engine.protect(ctx("p2"), ref, checkpoint_id="cp-fixed")
+
+
+def test_snapshot_error_is_cleaned_up(engine, manila):
+    share = manila.add_share()
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    wait_for(lambda: manila.snapshots.items)
+    snap_id = become(manila, "snapshot", "error")
+    # The cleanup deletes it (status deleting); then it disappears.
+    wait_for(lambda: ("delete", snap_id) in manila.snapshots.calls)
+    manila.snapshots.items.pop(snap_id)
+    err = engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.error")
+    assert err["status"] == "error"
+    assert err["error"]["code"] == "ResourceError"
+    assert snap_id in err["error"]["message"]
+
+
+def test_missing_share_fails_with_resource_not_found(engine):
+    cp = engine.protect(ctx(), {"type": SHARE, "id": "nope"})
+    err = engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.error")
+    assert err["error"]["code"] == "ResourceNotFound"
+    assert "nope" in err["error"]["message"]
+
+
+def test_manila_5xx_is_retried_then_succeeds(engine, manila):
+    share = manila.add_share()
+    manila.shares.fail_next.extend([m_exc.InternalServerError(500, "x")] * 2)
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    wait_for(lambda: manila.snapshots.items)
+    become(manila, "snapshot", "available")
+    engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.end")
+
+
+def test_manila_5xx_past_the_retries_fails(make_engine, manila):
+    engine = make_engine(retry_attempts=2)
+    share = manila.add_share()
+    manila.shares.fail_next.extend([m_exc.InternalServerError(503, "x")] * 5)
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    err = engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.error")
+    assert err["error"]["code"] == "ManilaUnavailable"
+    assert "503" in err["error"]["message"]
+
+
+def test_wait_past_its_timeout_fails_and_cleans_up(make_engine, manila):
+    engine = make_engine(protect_timeout=1)
+    share = manila.add_share()
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    snap_id = wait_for(lambda: list(manila.snapshots.items))[0]
+    wait_for(lambda: ("delete", snap_id) in manila.snapshots.calls,
+             what="cleanup of the timed-out snapshot")
+    manila.snapshots.items.pop(snap_id)
+    err = engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.error")
+    assert err["error"]["code"] == "OperationTimeout"
+    assert "within 1 seconds" in err["error"]["message"]
+    assert "was removed" in err["error"]["message"]
+
+
+def test_delete_then_restore_refused(engine, manila):
+    share = manila.add_share()
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    with pytest.raises(exception.InvalidState):
+        engine.delete(ctx(), cp["id"])      # still protecting
+    with pytest.raises(exception.InvalidState):
+        engine.restore(ctx(), cp["id"])
+    wait_for(lambda: manila.snapshots.items)
+    become(manila, "snapshot", "available")
+    engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.end")
+    deleting = engine.delete(ctx(), cp["id"])
+    assert deleting["status"] == "deleting"
+    assert engine.delete(ctx(), cp["id"])["status"] == "deleting"
+    wait_for(lambda: become(manila, "snapshot", None))
+    engine.sink.wait(cp["id"], "share_worker.checkpoint.delete.end")
+    assert status_of(engine, cp["id"]) == "deleted"
+    with pytest.raises(exception.CheckpointNotFound):
+        engine.delete(ctx("p2"), cp["id"])
+
+
+def test_restore_new_share(engine, manila):
+    share = manila.add_share()
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    wait_for(lambda: manila.snapshots.items)
+    become(manila, "snapshot", "available")
+    engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.end")
+    restore = engine.restore(ctx(), cp["id"], {"restore_name": "back"})
+    assert restore["status"] == "in_progress"
+    assert restore["target"] == {"share_id": None, "mode": "new"}
+    new_id = wait_for(lambda: become(manila, "share", "available"))
+    end = engine.sink.wait(restore["id"], "share_worker.restore.end")
+    assert end["status"] == "success"
+    assert end["target"] == {"share_id": new_id, "mode": "new"}
+    assert engine.show_restore(ctx(), restore["id"])["status"] == "success"
+    assert [r["id"] for r in engine.list_restores(ctx())] == [restore["id"]]
+    with pytest.raises(exception.RestoreNotFound):
+        engine.show_restore(ctx("p2"), restore["id"])
+
+
+def test_busy_when_max_in_flight(make_engine, manila):
+    engine = make_engine(max_in_flight=1)
+    share = manila.add_share()
+    engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    with pytest.raises(exception.Busy) as err:
+        engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    assert "max_in_flight=1" in str(err.value)
+
+
+@pytest.mark.parametrize("resource, error", [
+    ("share", exception.InvalidInput),
+    ({"type": SHARE}, exception.InvalidInput),
+    ({"type": SHARE, "id": ""}, exception.InvalidInput),
+    ({"type": "OS::Nova::Server", "id": "x"},
+     exception.UnsupportedResourceType),
+    ({"type": SHARE, "id": "x", "colour": 1}, exception.InvalidInput),
+])
+def test_bad_resources(engine, resource, error):
+    with pytest.raises(error):
+        engine.protect(ctx(), resource)
+
+
+def test_bad_ids_and_contexts(engine):
+    with pytest.raises(exception.InvalidInput):
+        engine.protect(ctx(), {"type": SHARE, "id": "x"}, checkpoint_id=7)
+    with pytest.raises(exception.InvalidInput):
+        engine.show_checkpoint(ctx(), "../etc")
+    with pytest.raises(exception.Forbidden):
+        engine.protect(o_context.RequestContext(),
+                       {"type": SHARE, "id": "x"})
+    with pytest.raises(exception.InvalidInput):
+        engine.list_checkpoints(ctx(), limit=0)
+    with pytest.raises(exception.Forbidden):
+        engine.list_checkpoints(ctx(), {"project_id": "p2"})
+
+
+def test_protectables_and_schemas(engine, manila):
+    manila.add_share(id="ok")
+    manila.add_share(id="bad", status="error")
+    assert engine.list_protectable_types() == ["OS::Keystone::Project",
+                                               SHARE]
+    assert engine.show_protectable_type("OS::Keystone::Project") == {
+        "name": "OS::Keystone::Project", "dependent_types": [SHARE]}
+    listed = engine.list_protectable_instances(ctx(), SHARE)
+    assert [r["id"] for r in listed] == ["ok"]
+    shown = engine.show_protectable_instance(ctx(), SHARE, "bad")
+    assert shown["extra_info"]["protectable"] is False
+    assert "status error" in shown["extra_info"]["reason"]
+    deps = engine.list_protectable_dependents(ctx(), "OS::Keystone::Project",
+                                              "p1")
+    assert [r["id"] for r in deps] == ["ok"]
+    with pytest.raises(exception.Forbidden):
+        engine.list_protectable_dependents(ctx(), "OS::Keystone::Project",
+                                           "p2")
+    schemas = engine.show_plugin_schemas(SHARE)
+    assert set(schemas) == {"options_schema", "restore_schema",
+                            "saved_info_schema"}
+    with pytest.raises(exception.UnsupportedResourceType):
+        engine.show_plugin_schemas("OS::Nope")
