@@ -6,9 +6,9 @@ the contract: their *names* reach RPC callers as
 record carries in its ``error`` dict::
 
     >>> from share_worker import exception
-    >>> err = exception.InvalidInput(reason="force must be a boolean")
+    >>> err = exception.InvalidInput(reason="force: not a boolean")
     >>> err.to_error()
-    {'code': 'InvalidInput', 'message': 'Invalid input: force must be a boolean'}
+    {'code': 'InvalidInput', 'message': 'Invalid input: force: not a boolean'}
 """
 
 from __future__ import annotations
