@@ -63,7 +63,8 @@ above)::
     DELETE /_sim/faults[/{id}]   POST   /_sim/object-faults
 
 Standalone: ``share-worker-manila-simulator --port 8786`` prints its
-``/v2`` endpoint once listening.
+``/v2`` endpoint once listening; ``fixture.manila_client(endpoint,
+project_id, version=...)`` builds a manilaclient for it from any process.
 """
 
 from share_worker.simulator.core import ManilaSimulator
