@@ -82,11 +82,30 @@ def _msg(e: Exception) -> str:
     return getattr(e, "message", None) or str(e)
 
 
+def _no_completion_cache(*_args: Any, **_kwargs: Any) -> Any:
+    return contextlib.nullcontext()
+
+
+def _disable_completion_cache(client: Any) -> None:
+    """Stop manilaclient writing its shell completion cache.
+
+    Every create and list appends ids to files under ~/.cache (for the
+    CLI's tab completion), and the open file is kept on the manager
+    object, which races when threads share a client. A service wants
+    neither.
+    """
+    for name in ("shares", "share_snapshots", "share_types"):
+        manager = getattr(client, name, None)
+        if manager is not None and hasattr(manager, "completion_cache"):
+            manager.completion_cache = _no_completion_cache
+
+
 class ManilaClient:
     """A manilaclient ``Client`` plus what the worker needs to know of it."""
 
     def __init__(self, client: Any, version: api_versions.APIVersion,
                  project_id: str | None, all_tenants: bool) -> None:
+        _disable_completion_cache(client)
         self.client = client
         self.version = version
         self.project_id = project_id
@@ -253,7 +272,18 @@ class ManilaClientFactory:
         return self._cached(("poll", project_id), project_id, None,
                             all_tenants=True)
 
-    def _cached(self, key: tuple, project_id: str, token: str | None,
+    def for_service(self) -> ManilaClient:
+        """A client with the worker's own (admin) rights, e.g. to
+        force-delete what a failed operation left in a busy status."""
+        if self._strategy == "noauth":
+            project = self._mconf.noauth_admin_project
+            return self._cached(("service",), project,
+                                "share_worker:%s" % project,
+                                all_tenants=False)
+        return self._cached(("service",), None, None, all_tenants=False)
+
+    def _cached(self, key: tuple, project_id: str | None,
+                token: str | None,
                 all_tenants: bool) -> ManilaClient:
         with self._lock:
             client = self._clients.get(key)
@@ -267,7 +297,7 @@ class ManilaClientFactory:
                 self._clients.popitem(last=False)
         return client
 
-    def _build(self, project_id: str, token: str | None,
+    def _build(self, project_id: str | None, token: str | None,
                all_tenants: bool) -> ManilaClient:
         endpoint = self._endpoint(None if token is None else project_id)
         version = self.negotiated_version(endpoint)

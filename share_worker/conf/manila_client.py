@@ -32,11 +32,16 @@ opts = [
                     "server's maximum: revert in place needs 2.27, "
                     "snapshot metadata tags need 2.73."),
     cfg.StrOpt("noauth_admin_project", default="admin",
-               help="With auth_strategy = noauth: the project id the worker "
-                    "uses for its own (service) calls."),
+               help="With auth_strategy = noauth: the project the worker "
+                    "names for its own admin calls (force-deleting a "
+                    "snapshot or share a failed operation left in a busy "
+                    "status). With keystone, the service user of this "
+                    "group needs Manila's admin role for those."),
 ]
 
 SERVICE_TYPE = "sharev2"
+#: seconds before one Manila HTTP request is abandoned (and retried)
+HTTP_TIMEOUT = 60
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -46,6 +51,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     ks_loading.register_session_conf_options(conf, GROUP.name)
     ks_loading.register_adapter_conf_options(conf, GROUP.name)
     conf.set_default("service_type", SERVICE_TYPE, group=GROUP.name)
+    conf.set_default("timeout", HTTP_TIMEOUT, group=GROUP.name)
 
 
 def _keystoneauth_opts() -> list:
@@ -57,6 +63,8 @@ def _keystoneauth_opts() -> list:
     for opt in ka:
         if opt.dest == "service_type":
             opt.default = SERVICE_TYPE
+        if opt.dest == "timeout":
+            opt.default = HTTP_TIMEOUT
     seen: set[str] = set()
     unique = []
     for opt in ka:

@@ -56,7 +56,7 @@ class EngineStep(base.StepContext):
         return self._clients.for_context(ctx)
 
     def service_client(self) -> Any:
-        return self._clients.for_polling(self._op.project_id)
+        return self._clients.for_service()
 
     def timeout(self, name: str) -> float:
         return float(self._conf.share_worker["%s_timeout" % name])

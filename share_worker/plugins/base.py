@@ -82,7 +82,7 @@ class StepContext(abc.ABC):
 
     @abc.abstractmethod
     def service_client(self) -> Any:
-        """A Manila client with the worker's own rights for the project."""
+        """A Manila client with the worker's own (admin) rights."""
 
     @abc.abstractmethod
     def timeout(self, name: str) -> float:

@@ -170,3 +170,6 @@ class FakeClients:
 
     def for_polling(self, project_id: str) -> FakeManila:
         return self.manila
+
+    def for_service(self) -> FakeManila:
+        return self.manila
