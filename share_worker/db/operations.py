@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import types
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,17 +81,49 @@ def _op_from_row(row: Any) -> Operation:
         created_at=row.created_at, finished=row.finished)
 
 
+def _event_rows(record: dict, events: list[tuple[str, str]],
+                now: datetime.datetime) -> list[dict]:
+    payload = dict(record, payload_version=PAYLOAD_VERSION)
+    return [dict(event_type=event_type, priority=priority,
+                 record_id=record["id"], payload=payload, created_at=now)
+            for event_type, priority in events]
+
+
 def _emit(conn: sa.engine.Connection, kind: str, record_id: str,
           events: list[tuple[str, str]], now: datetime.datetime) -> dict:
     table, to_dict = _TABLES[kind]
-    row = conn.execute(sa.select(table).where(table.c.id == record_id)).one()
+    row = conn.execute(_SELECT_BY_ID[kind], {"rid": record_id}).one()
     record = to_dict(row)
-    for event_type, priority in events:
-        payload = dict(record, payload_version=PAYLOAD_VERSION)
-        conn.execute(sa.insert(models.events).values(
-            event_type=event_type, priority=priority, record_id=record_id,
-            payload=payload, created_at=now))
+    conn.execute(models.events.insert(), _event_rows(record, events, now))
     return record
+
+
+# Statements built once: executing them with parameters skips
+# SQLAlchemy's per-call statement construction and cache-key work.
+_SELECT_BY_ID = {kind: sa.select(t).where(t.c.id == sa.bindparam("rid"))
+                 for kind, (t, _) in _TABLES.items()}
+_OPS = models.operations
+_OP_FENCE = sa.and_(_OPS.c.id == sa.bindparam("b_id"),
+                    _OPS.c.lease_owner == sa.bindparam("b_owner"),
+                    _OPS.c.finished.is_(False))
+_ADVANCE = sa.update(_OPS).where(_OP_FENCE).values(
+    {name: sa.bindparam(name) for name in (
+        "phase", "state", "attempt", "not_before", "deadline", "finished",
+        "updated_at")})
+_FINISH = _ADVANCE.values(auth_token=None, lease_owner=None,
+                          lease_until=None)
+_RECORD_UPDATES: dict[tuple, sa.Update] = {}
+
+
+def _record_update(kind: str, keys: tuple) -> sa.Update:
+    stmt = _RECORD_UPDATES.get((kind,) + keys)
+    if stmt is None:
+        table, _ = _TABLES[kind]
+        stmt = sa.update(table).where(
+            table.c.id == sa.bindparam("b_id")).values(
+            {k: sa.bindparam(k) for k in keys})
+        _RECORD_UPDATES[(kind,) + keys] = stmt
+    return stmt
 
 
 class OperationStore:
@@ -109,17 +142,17 @@ class OperationStore:
         existing record comes back with ``created`` False.
         """
         table, to_dict = _TABLES[kind]
-        now = op.created_at
         with self.store.write() as conn:
-            existing = conn.execute(
-                sa.select(table).where(table.c.id == record["id"])).first()
+            existing = conn.execute(_SELECT_BY_ID[kind],
+                                    {"rid": record["id"]}).first()
             if existing is not None:
                 return to_dict(existing), False
-            conn.execute(sa.insert(table).values(**record))
-            conn.execute(sa.insert(models.operations).values(
-                **self._op_values(op)))
-            return _emit(conn, kind, record["id"], [(event_type, "INFO")],
-                         now), True
+            conn.execute(table.insert(), record)
+            conn.execute(_OPS.insert(), self._op_values(op))
+            created = to_dict(types.SimpleNamespace(**record))
+            conn.execute(models.events.insert(), _event_rows(
+                created, [(event_type, "INFO")], op.created_at))
+            return created, True
 
     def accept_delete(self, checkpoint_id: str, project_id: str,
                       allowed: tuple[str, ...], op: Operation,
@@ -221,29 +254,23 @@ class OperationStore:
               now: datetime.datetime | None = None) -> list[str]:
         """Persist a batch of steps; returns ids whose lease was lost."""
         now = now or utcnow()
-        t = models.operations
         lost = []
         with self.store.write() as conn:
             for adv in advances:
                 op = adv.op
-                values = dict(phase=op.phase, state=op.state,
-                              attempt=op.attempt, not_before=op.not_before,
-                              deadline=op.deadline, finished=op.finished,
-                              updated_at=now)
-                if op.finished:
-                    values.update(auth_token=None, lease_owner=None,
-                                  lease_until=None)
-                res = conn.execute(sa.update(t).where(
-                    t.c.id == op.id, t.c.lease_owner == owner,
-                    t.c.finished.is_(False)).values(**values))
+                res = conn.execute(_FINISH if op.finished else _ADVANCE, dict(
+                    b_id=op.id, b_owner=owner, phase=op.phase,
+                    state=op.state, attempt=op.attempt,
+                    not_before=op.not_before, deadline=op.deadline,
+                    finished=op.finished, updated_at=now))
                 if res.rowcount != 1:
                     lost.append(op.id)
                     continue
                 if adv.record is not None:
-                    table, _ = _TABLES[op.record_kind]
-                    conn.execute(sa.update(table).where(
-                        table.c.id == op.record_id).values(
-                        updated_at=now, **adv.record.values))
+                    values = dict(adv.record.values, updated_at=now)
+                    keys = tuple(sorted(values))
+                    conn.execute(_record_update(op.record_kind, keys),
+                                 dict(values, b_id=op.record_id))
                     if adv.record.events:
                         _emit(conn, op.record_kind, op.record_id,
                               adv.record.events, now)

@@ -141,7 +141,7 @@ class Reconciler:
             self._resumed.add(op.id)
 
     def _scan(self, now: datetime.datetime) -> None:
-        groups: dict[tuple[str, str], list[Operation]] = {}
+        groups: dict[tuple, list[Operation]] = {}
         for op in list(self._held.values()):
             if op.id in self._busy or op.not_before > now:
                 continue
@@ -149,13 +149,15 @@ class Reconciler:
                 self._dispatch(op, self._runner.timeout,
                                self._plugin_op(op), op)
             elif op.state.get("wait"):
-                key = (op.project_id, op.state["wait"]["kind"])
+                wait = op.state["wait"]
+                key = (op.project_id, wait["kind"], wait.get("listed_as"))
                 groups.setdefault(key, []).append(op)
             else:
                 self._dispatch_act(op)
-        for (project_id, kind), waiting in groups.items():
+        for (project_id, kind, listed_as), waiting in groups.items():
             self._busy.update(o.id for o in waiting)
-            self._pool.submit(self._poll_group, project_id, kind, waiting)
+            self._pool.submit(self._poll_group, project_id, kind, listed_as,
+                              waiting)
 
     # -- work handed to the pool ------------------------------------------
 
@@ -187,12 +189,12 @@ class Reconciler:
 
         self._pool.submit(work)
 
-    def _poll_group(self, project_id: str, kind: str,
+    def _poll_group(self, project_id: str, kind: str, listed_as: str | None,
                     waiting: list[Operation]) -> None:
         try:
             client = self._clients.for_polling(project_id)
             wanted = {op.state["wait"]["id"] for op in waiting}
-            statuses = poller.poll(client, kind, wanted)
+            statuses = poller.poll(client, kind, wanted, listed_as)
         except Exception as e:
             LOG.warning("Polling %ss of project %s failed: %s", kind,
                         project_id, e)

@@ -35,6 +35,14 @@ KINDS = {
 }
 
 
+def wait_state(wait: base.Wait) -> dict:
+    """How a Wait is kept in an operation's state."""
+    state = {"kind": wait.kind, "id": wait.id}
+    if wait.listed_as:
+        state["listed_as"] = wait.listed_as
+    return state
+
+
 class EngineStep(base.StepContext):
     """The StepContext the engine hands to plugin operations."""
 
@@ -171,7 +179,7 @@ class StepRunner:
         else:
             op.phase = t.phase or op.phase
             if t.wait is not None:
-                op.state["wait"] = {"kind": t.wait.kind, "id": t.wait.id}
+                op.state["wait"] = wait_state(t.wait)
             else:
                 op.state.pop("wait", None)
             if t.timeout is not None:

@@ -7,7 +7,10 @@ call or the reading of a polled status) that returns a
 transition, so a restarted worker resumes at the last phase::
 
     op = plugin.get_protect_operation(resource)
-    t = op.act("start", step)          # e.g. creates the snapshot
+    op.begin(state)                    # Transition(phase="check_share",
+                                       #   wait=Wait("share", share_id))
+    t = op.observe("check_share", step, {"id": ..., "status": ...})
+    t = op.act("create", step)         # creates the snapshot
     t.wait                             # Wait("snapshot", "<id>")
     t = op.observe("wait_snapshot", step, {"status": "available", ...})
     t.outcome                          # Outcome(success=True)
@@ -29,10 +32,16 @@ from share_worker import exception
 
 @dataclasses.dataclass(frozen=True)
 class Wait:
-    """A Manila object the engine polls for the operation."""
+    """A Manila object the engine polls for the operation.
+
+    ``listed_as``: the status the object keeps while the wait lasts
+    (``deleting``, ``reverting``); the poll then lists only objects in that
+    status, and looks up the ones that left it.
+    """
 
     kind: str            # "snapshot" or "share"
     id: str
+    listed_as: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +101,10 @@ class StepContext(abc.ABC):
 
 class Operation(abc.ABC):
     """A resumable protect, restore or delete, driven phase by phase."""
+
+    def begin(self, state: dict) -> Transition:
+        """The first phase (and what it waits on) for a new operation."""
+        return Transition(phase="start")
 
     @abc.abstractmethod
     def act(self, phase: str, step: StepContext) -> Transition:

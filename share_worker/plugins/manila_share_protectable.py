@@ -46,13 +46,20 @@ LIST_PARAMETERS = ("name", "metadata", "share_type_id", "share_network_id",
                    "status")
 
 
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of a manilaclient resource or of its dict view."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
 def unusable_reason(share: Any) -> str | None:
     """Why *share* can't be protected now, or None when it can be."""
-    status = getattr(share, "status", None)
+    status = field(share, "status")
     reason = UNUSABLE_STATUSES.get(status)
     if reason:
         return "%s (status %s)" % (reason, status)
-    if getattr(share, "snapshot_support", True) is False:
+    if field(share, "snapshot_support", True) is False:
         return "the share's type does not support snapshots"
     return None
 

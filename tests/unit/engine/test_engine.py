@@ -126,7 +126,8 @@ def test_missing_share_fails_with_resource_not_found(engine):
 
 def test_manila_5xx_is_retried_then_succeeds(engine, manila):
     share = manila.add_share()
-    manila.shares.fail_next.extend([m_exc.InternalServerError(500, "x")] * 2)
+    manila.snapshots.fail_next.extend(
+        [m_exc.InternalServerError(500, "x")] * 2)
     cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
     wait_for(lambda: manila.snapshots.items)
     become(manila, "snapshot", "available")
@@ -136,7 +137,8 @@ def test_manila_5xx_is_retried_then_succeeds(engine, manila):
 def test_manila_5xx_past_the_retries_fails(make_engine, manila):
     engine = make_engine(retry_attempts=2)
     share = manila.add_share()
-    manila.shares.fail_next.extend([m_exc.InternalServerError(503, "x")] * 5)
+    manila.snapshots.fail_next.extend(
+        [m_exc.InternalServerError(503, "x")] * 5)
     cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
     err = engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.error")
     assert err["error"]["code"] == "ManilaUnavailable"

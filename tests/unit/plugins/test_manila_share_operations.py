@@ -21,10 +21,23 @@ def manila():
     return fakes.FakeManila()
 
 
+def start_protect(manila, step, op=None):
+    """begin -> check_share (the polled share) -> create."""
+    op = op or ops.ProtectShare()
+    first = op.begin(step.state)
+    assert first.phase == "check_share"
+    share_id = first.wait.id
+    share = manila.shares.items.get(share_id)
+    checked = op.observe("check_share", step,
+                         None if share is None else dict(vars(share)))
+    assert checked.phase == "create"
+    return op.act("create", step)
+
+
 def test_protect_snapshots_the_share_and_tags_it(manila):
     share = manila.add_share(share_network_id="net-1")
     step = fakes.FakeStep(manila, protect_state(share.id))
-    t = ops.ProtectShare().act("start", step)
+    t = start_protect(manila, step)
     snap_id = step.state["snapshot_id"]
     assert t.phase == "wait_snapshot" and t.wait.id == snap_id
     snap = manila.snapshots.items[snap_id]
@@ -41,7 +54,7 @@ def test_protect_without_metadata_microversion_tags_by_name(manila):
     manila.version = fakes.api_versions.APIVersion("2.72")
     share = manila.add_share()
     step = fakes.FakeStep(manila, protect_state(share.id))
-    ops.ProtectShare().act("start", step)
+    start_protect(manila, step)
     call = [c for c in manila.snapshots.calls if c[0] == "create"][0]
     assert call[3] is None  # no metadata sent to an old Manila
 
@@ -49,10 +62,10 @@ def test_protect_without_metadata_microversion_tags_by_name(manila):
 def test_protect_adopts_the_snapshot_of_an_earlier_attempt(manila):
     share = manila.add_share()
     step = fakes.FakeStep(manila, protect_state(share.id))
-    ops.ProtectShare().act("start", step)
+    start_protect(manila, step)
     first = step.state["snapshot_id"]
     again = fakes.FakeStep(manila, protect_state(share.id), maybe_done=True)
-    ops.ProtectShare().act("start", again)
+    start_protect(manila, again)
     assert again.state["snapshot_id"] == first
     assert len(manila.snapshots.items) == 1
 
@@ -61,34 +74,41 @@ def test_protect_adopts_by_name_when_metadata_is_unavailable(manila):
     manila.version = fakes.api_versions.APIVersion("2.27")
     share = manila.add_share()
     step = fakes.FakeStep(manila, protect_state(share.id))
-    ops.ProtectShare().act("start", step)
+    start_protect(manila, step)
     again = fakes.FakeStep(manila, protect_state(share.id), maybe_done=True)
-    ops.ProtectShare().act("start", again)
+    start_protect(manila, again)
     assert len(manila.snapshots.items) == 1
 
 
 def test_protect_of_a_missing_share_is_resource_not_found(manila):
     step = fakes.FakeStep(manila, protect_state("nope"))
     with pytest.raises(exception.ResourceNotFound) as err:
-        ops.ProtectShare().act("start", step)
+        start_protect(manila, step)
     assert "nope" in str(err.value)
+
+
+def test_protect_of_another_projects_share_is_not_found(manila):
+    share = manila.add_share(project_id="someone-else")
+    step = fakes.FakeStep(manila, protect_state(share.id))
+    with pytest.raises(exception.ResourceNotFound):
+        start_protect(manila, step)
 
 
 def test_protect_of_a_busy_share_needs_force(manila):
     share = manila.add_share(status="extending")
     step = fakes.FakeStep(manila, protect_state(share.id))
     with pytest.raises(exception.InvalidState) as err:
-        ops.ProtectShare().act("start", step)
+        start_protect(manila, step)
     assert "force" in str(err.value)
     forced = fakes.FakeStep(manila, protect_state(share.id, force=True))
-    assert ops.ProtectShare().act("start", forced).phase == "wait_snapshot"
+    assert start_protect(manila, forced).phase == "wait_snapshot"
 
 
 def test_protect_of_an_errored_share_says_why_even_with_force(manila):
     share = manila.add_share(status="error")
     step = fakes.FakeStep(manila, protect_state(share.id, force=True))
     with pytest.raises(exception.InvalidState) as err:
-        ops.ProtectShare().act("start", step)
+        start_protect(manila, step)
     assert "status error" in str(err.value)
 
 
@@ -98,15 +118,16 @@ def test_quota_exceeded_is_reported_as_such(manila):
         m_exc.RequestEntityTooLarge(413, "SnapshotLimitExceeded"))
     step = fakes.FakeStep(manila, protect_state(share.id))
     with pytest.raises(exception.QuotaExceeded):
-        ops.ProtectShare().act("start", step)
+        start_protect(manila, step)
 
 
 def test_server_errors_are_retryable(manila):
     share = manila.add_share()
-    manila.shares.fail_next.append(m_exc.InternalServerError(500, "boom"))
+    manila.snapshots.fail_next.append(
+        m_exc.InternalServerError(500, "boom"))
     step = fakes.FakeStep(manila, protect_state(share.id))
     with pytest.raises(exception.ManilaUnavailable):
-        ops.ProtectShare().act("start", step)
+        start_protect(manila, step)
 
 
 def test_available_snapshot_finishes_the_protect(manila):
@@ -122,7 +143,7 @@ def test_errored_snapshot_is_cleaned_up_then_fails(manila):
     share = manila.add_share()
     step = fakes.FakeStep(manila, protect_state(share.id))
     op = ops.ProtectShare()
-    op.act("start", step)
+    start_protect(manila, step, op)
     snap_id = step.state["snapshot_id"]
     manila.snapshots.items[snap_id].status = "error"
     with pytest.raises(exception.ResourceError) as err:
