@@ -1,25 +1,35 @@
-"""Service wiring: builds the store, plugins, Manila clients and engine.
-
-The one place that turns a ``ConfigOpts`` into running parts::
+"""Service wiring: builds the store, plugins, Manila clients, engine,
+RPC server and notifier from one ``ConfigOpts``::
 
     conf = cfg.ConfigOpts()
     share_worker.conf.register_opts(conf)
+    messaging.register_opts(conf)
     conf(["--config-file", "share_worker.conf"])
-    engine = build_engine(conf)
-    engine.start()
+    worker = WorkerService(conf)
+    worker.start()
+    ...
+    worker.stop()
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 from oslo_config import cfg
 
+from share_worker import messaging
 from share_worker.clients.manila import ManilaClientFactory
 from share_worker.db.store import Store
+from share_worker.endpoints.base import ContextSerializer
+from share_worker.endpoints.protectables import ProtectablesEndpoint
+from share_worker.endpoints.protection import ProtectionEndpoint
 from share_worker.engine.outbox import EventSink
 from share_worker.engine.service import Engine
+from share_worker.notifications import NotifierSink, publisher_id
 from share_worker.plugins.loader import PluginRegistry
+
+LOG = logging.getLogger(__name__)
 
 
 def database_url(conf: cfg.ConfigOpts) -> str:
@@ -48,3 +58,42 @@ def build_engine(conf: cfg.ConfigOpts, sink: EventSink | None = None,
     registry = PluginRegistry.load(clients)
     store = build_store(conf)
     return Engine(conf, store, registry, clients, sink=sink)
+
+
+class WorkerService:
+    """The share-worker process: engine + RPC server + status notifier.
+
+    ``start()`` resumes the store's in-flight operations and starts
+    consuming; ``stop()`` stops consuming, lets running RPC handlers end,
+    then stops the engine, whose unfinished operations stay in the store
+    for the next start (or another worker).
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        self.transport = messaging.rpc_transport(conf)
+        self._notify_transport = messaging.notification_transport(conf)
+        sink = NotifierSink(messaging.notifier(
+            conf, publisher_id(conf), self._notify_transport))
+        self.engine = build_engine(conf, sink=sink)
+        strategy = conf.share_worker.auth_strategy
+        endpoints = [ProtectionEndpoint(self.engine, strategy),
+                     ProtectablesEndpoint(self.engine, strategy)]
+        self.server = messaging.rpc_server(conf, self.transport, endpoints,
+                                           serializer=ContextSerializer())
+
+    def start(self) -> None:
+        self.engine.start()
+        self.server.start()
+        LOG.info("share_worker %s consuming topic %s on exchange %s",
+                 self.engine.owner, self.conf.share_worker.topic,
+                 self.conf.control_exchange)
+
+    def stop(self) -> None:
+        LOG.info("share_worker %s stopping", self.engine.owner)
+        self.server.stop()
+        self.server.wait()
+        self.engine.stop()
+        self.engine.store.dispose()
+        self.transport.cleanup()
+        self._notify_transport.cleanup()

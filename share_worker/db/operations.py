@@ -278,6 +278,14 @@ class OperationStore:
 
     # -- outbox -------------------------------------------------------------
 
+    def add_event(self, event_type: str, priority: str, record: dict,
+                  now: datetime.datetime) -> None:
+        """Queue an event that goes with no status change (a refusal)."""
+        row = _event_rows(record, [(event_type, priority)], now)[0]
+        row["record_id"] = record.get("id") or ""
+        with self.store.write() as conn:
+            conn.execute(models.events.insert(), row)
+
     def pending_events(self, limit: int) -> list[dict]:
         t = models.events
         with self.store.read() as conn:

@@ -31,6 +31,7 @@ from share_worker.engine import validate
 from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
 from share_worker.engine.queries import Queries
 from share_worker.engine.reconciler import Reconciler
+from share_worker.engine.rejected import rejected_event
 from share_worker.engine.steps import KINDS, StepRunner, wait_state
 
 LOG = logging.getLogger(__name__)
@@ -122,6 +123,25 @@ class Engine(Queries):
     def _hand_over(self, op: Operation) -> None:
         self.reconciler.submit(op)
         self.outbox.poke()
+
+    def report_rejected(self, kind: str, ctxt: Any, args: dict,
+                        error: exception.ShareWorkerError) -> None:
+        """Publish the ``.error`` event of a refused cast (never raises)."""
+        try:
+            checkpoint = None
+            project = getattr(ctxt, "project_id", None)
+            cid = args.get("checkpoint_id")
+            if kind == "delete" and isinstance(cid, str) and project:
+                try:
+                    checkpoint = self.store.get_checkpoint(cid, project)
+                except exception.CheckpointNotFound:
+                    pass
+            event_type, payload = rejected_event(
+                kind, ctxt, args, error, self._clock(), checkpoint)
+            self.ops.add_event(event_type, "ERROR", payload, self._clock())
+            self.outbox.poke()
+        except Exception:
+            LOG.exception("Could not report the refused %s", kind)
 
     # -- protect / restore / delete ----------------------------------------
 

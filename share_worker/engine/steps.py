@@ -60,7 +60,8 @@ class EngineStep(base.StepContext):
     def client(self) -> Any:
         values = dict(self._op.context)
         values["auth_token"] = self._op.auth_token
-        ctx = o_context.RequestContext.from_dict(values)
+        # overwrite=False: don't make this the pool thread's logging context
+        ctx = o_context.RequestContext.from_dict(values, overwrite=False)
         return self._clients.for_context(ctx)
 
     def service_client(self) -> Any:

@@ -1,0 +1,59 @@
+"""RPC endpoint for protectable resources and plugin schemas (contract
+version 1.0). Read-only; listing instances asks Manila (as the caller)::
+
+    endpoint = ProtectablesEndpoint(engine, auth_strategy="noauth")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging
+from oslo_context import context as o_context
+
+from share_worker.endpoints.base import rpc_method
+
+
+class ProtectablesEndpoint:
+    """Protectable types, instances, dependents, and plugin schemas."""
+
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, engine: Any, auth_strategy: str) -> None:
+        self.engine = engine
+        self.auth_strategy = auth_strategy
+
+    @rpc_method()
+    def list_protectable_types(self, ctx: o_context.RequestContext) -> list:
+        return self.engine.list_protectable_types()
+
+    @rpc_method("resource_type")
+    def show_protectable_type(self, ctx: o_context.RequestContext,
+                              resource_type: Any) -> dict:
+        return self.engine.show_protectable_type(resource_type)
+
+    @rpc_method("resource_type", "parameters")
+    def list_protectable_instances(self, ctx: o_context.RequestContext,
+                                   resource_type: Any,
+                                   parameters: Any = None) -> list:
+        return self.engine.list_protectable_instances(ctx, resource_type,
+                                                      parameters)
+
+    @rpc_method("resource_type", "resource_id")
+    def show_protectable_instance(self, ctx: o_context.RequestContext,
+                                  resource_type: Any,
+                                  resource_id: Any) -> dict:
+        return self.engine.show_protectable_instance(ctx, resource_type,
+                                                     resource_id)
+
+    @rpc_method("resource_type", "resource_id")
+    def list_protectable_dependents(self, ctx: o_context.RequestContext,
+                                    resource_type: Any,
+                                    resource_id: Any) -> list:
+        return self.engine.list_protectable_dependents(ctx, resource_type,
+                                                       resource_id)
+
+    @rpc_method("resource_type")
+    def show_plugin_schemas(self, ctx: o_context.RequestContext,
+                            resource_type: Any) -> dict:
+        return self.engine.show_plugin_schemas(resource_type)

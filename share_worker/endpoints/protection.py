@@ -1,0 +1,67 @@
+"""RPC endpoint for protect / restore / delete and their records
+(contract version 1.0, DESIGN section 3).
+
+Thin: check arguments, hand to the engine, return its record. A refused
+cast is reported as a ``.error`` status event, since nobody waits for
+its reply::
+
+    endpoint = ProtectionEndpoint(engine, auth_strategy="keystone")
+    server = messaging.rpc_server(conf, transport, [endpoint, ...])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging
+from oslo_context import context as o_context
+
+from share_worker.endpoints.base import rpc_method
+
+
+class ProtectionEndpoint:
+    """protect, restore, delete, and the checkpoint / restore records."""
+
+    target = oslo_messaging.Target(version="1.0")
+
+    def __init__(self, engine: Any, auth_strategy: str) -> None:
+        self.engine = engine
+        self.auth_strategy = auth_strategy
+
+    @rpc_method("resource", "options", "checkpoint_id",
+                operation="protect")
+    def protect(self, ctx: o_context.RequestContext, resource: Any,
+                options: Any = None, checkpoint_id: Any = None) -> dict:
+        return self.engine.protect(ctx, resource, options, checkpoint_id)
+
+    @rpc_method("checkpoint_id", "options", operation="restore")
+    def restore(self, ctx: o_context.RequestContext, checkpoint_id: Any,
+                options: Any = None) -> dict:
+        return self.engine.restore(ctx, checkpoint_id, options)
+
+    @rpc_method("checkpoint_id", operation="delete")
+    def delete(self, ctx: o_context.RequestContext,
+               checkpoint_id: Any) -> dict:
+        return self.engine.delete(ctx, checkpoint_id)
+
+    @rpc_method("checkpoint_id")
+    def show_checkpoint(self, ctx: o_context.RequestContext,
+                        checkpoint_id: Any) -> dict:
+        return self.engine.show_checkpoint(ctx, checkpoint_id)
+
+    @rpc_method("filters", "limit", "marker")
+    def list_checkpoints(self, ctx: o_context.RequestContext,
+                         filters: Any = None, limit: Any = None,
+                         marker: Any = None) -> list:
+        return self.engine.list_checkpoints(ctx, filters, limit, marker)
+
+    @rpc_method("restore_id")
+    def show_restore(self, ctx: o_context.RequestContext,
+                     restore_id: Any) -> dict:
+        return self.engine.show_restore(ctx, restore_id)
+
+    @rpc_method("filters", "limit", "marker")
+    def list_restores(self, ctx: o_context.RequestContext,
+                      filters: Any = None, limit: Any = None,
+                      marker: Any = None) -> list:
+        return self.engine.list_restores(ctx, filters, limit, marker)
