@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jsonschema
 import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
@@ -24,6 +26,27 @@ from share_worker import conf as sw_conf
 
 PG_SERVER = os.environ.get("SHARE_WORKER_TEST_PG",
                            "postgresql+psycopg2://postgres@127.0.0.1:5432")
+SCHEMAS = pathlib.Path(__file__).resolve().parents[1] / "doc" / "schemas"
+_VALIDATORS = {
+    name: jsonschema.Draft202012Validator(
+        json.loads((SCHEMAS / ("%s-payload.json" % name)).read_text()))
+    for name in ("checkpoint", "restore")}
+EVENT_TYPES = {
+    "share_worker.checkpoint.%s.%s" % (op, phase): "checkpoint"
+    for op in ("protect", "delete") for phase in ("start", "end", "error")}
+EVENT_TYPES.update({"share_worker.restore.%s" % phase: "restore"
+                    for phase in ("start", "end", "error")})
+
+
+def validate_event(event_type: str, priority: str, payload: dict) -> None:
+    """Fail unless the event is one of DESIGN section 4's, its payload
+    matches the published JSON Schema and its priority fits."""
+    assert event_type in EVENT_TYPES, "unknown event type %s" % event_type
+    _VALIDATORS[EVENT_TYPES[event_type]].validate(payload)
+    is_error = event_type.endswith(".error")
+    assert (payload["error"] is not None) == is_error, (event_type, payload)
+    assert priority.upper() == ("ERROR" if is_error else "INFO"), (
+        event_type, priority)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0,
@@ -50,6 +73,7 @@ class RecordingSink:
 
     def publish(self, event_type: str, priority: str, payload: dict) -> None:
         payload = json.loads(json.dumps(payload))
+        validate_event(event_type, priority, payload)
         with self._cond:
             self.events.append((event_type, priority, payload))
             self._cond.notify_all()
