@@ -12,9 +12,11 @@ to the outbox in the same transaction (invariant 4)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +26,8 @@ from share_worker.db import models
 from share_worker.db.store import Store, checkpoint_dict, restore_dict, utcnow
 
 PAYLOAD_VERSION = "1.0"
+#: PostgreSQL advisory lock key held by the worker publishing the outbox
+_PUBLISHER_LOCK = 0x5357_0001
 
 _TABLES = {"checkpoint": (models.checkpoints, checkpoint_dict),
            "restore": (models.restores, restore_dict)}
@@ -277,6 +281,25 @@ class OperationStore:
         return lost
 
     # -- outbox -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def publisher_lock(self) -> Iterator[bool]:
+        """Whether this process may publish now: on PostgreSQL one worker
+        at a time (an advisory lock), so events leave in id order; a
+        SQLite store has one worker."""
+        if self.store.is_sqlite:
+            yield True
+            return
+        with self.store.engine.connect() as conn:
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                               {"k": _PUBLISHER_LOCK}).scalar()
+            try:
+                yield bool(got)
+            finally:
+                if got:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
+                                 {"k": _PUBLISHER_LOCK})
+                conn.commit()
 
     def add_event(self, event_type: str, priority: str, record: dict,
                   now: datetime.datetime) -> None:

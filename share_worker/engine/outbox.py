@@ -43,7 +43,7 @@ class Outbox:
     """Drains the event outbox to a sink on its own thread."""
 
     def __init__(self, ops: OperationStore, sink: EventSink,
-                 interval: float = 1.0) -> None:
+                 interval: float = 0.5) -> None:
         self._ops = ops
         self._sink = sink
         self._interval = interval
@@ -76,7 +76,14 @@ class Outbox:
                 LOG.exception("Publishing status events failed; retrying")
 
     def flush(self) -> int:
-        """Publish every pending event; returns how many were sent."""
+        """Publish every pending event; returns how many were sent.
+
+        With several workers on one PostgreSQL store, one of them
+        publishes at a time, everyone's events in order."""
+        with self._ops.publisher_lock() as mine:
+            return self._drain() if mine else 0
+
+    def _drain(self) -> int:
         sent = 0
         while True:
             events = self._ops.pending_events(_BATCH)

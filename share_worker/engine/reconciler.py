@@ -54,6 +54,8 @@ class Reconciler:
         self._clock = clock
         self._on_applied = on_applied or (lambda finished: None)
         self._held: dict[str, Operation] = {}
+        #: operations this reconciler brought to a terminal status
+        self.finished = 0
         self._resumed: set[str] = set()
         self._busy: set[str] = set()
         self._ready: collections.deque[str] = collections.deque()
@@ -258,4 +260,5 @@ class Reconciler:
                 with self._lock:
                     self._ready.append(op_id)
         if advances:
+            self.finished += finished
             self._on_applied(finished)

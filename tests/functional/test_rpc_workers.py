@@ -1,0 +1,138 @@
+"""share-worker processes on the real RabbitMQ: clean shutdown on
+SIGTERM, a SIGKILL mid-protect, and two workers sharing one topic and
+one PostgreSQL store without doing any work twice."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import oslo_messaging
+import pytest
+
+from share_worker import rpcapi
+from tests.conftest import wait_for
+from tests.functional.conftest import PROJECT, user_ctx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SHARE = "OS::Manila::Share"
+PROTECT_END = "share_worker.checkpoint.protect.end"
+
+
+@pytest.fixture
+def spawn_worker(worker_conf, tmp_path):
+    procs = []
+
+    def spawn(name="w1"):
+        conf_file = tmp_path / ("%s.conf" % name)
+        conf_file.write_text(
+            "[DEFAULT]\n"
+            "transport_url = %(url)s\nstate_path = %(state)s\n"
+            "host = %(name)s\n"
+            "[share_worker]\ntopic = %(topic)s\nauth_strategy = noauth\n"
+            "poll_interval = 0.05\nlease_seconds = 2\n"
+            "[manila_client]\nendpoint_override = %(manila)s\n"
+            "[database]\nconnection = %(db)s\n"
+            "[oslo_messaging_notifications]\ntopics = %(ntopic)s\n" % {
+                "url": worker_conf.transport_url, "state": tmp_path,
+                "name": name, "topic": worker_conf.share_worker.topic,
+                "manila": worker_conf.manila_client.endpoint_override,
+                "db": worker_conf.database.connection,
+                "ntopic": worker_conf.oslo_messaging_notifications.topics[0]})
+        log = open(tmp_path / ("%s.log" % name), "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "share_worker.cmd.worker",
+             "--config-file", str(conf_file)],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        return proc
+
+    yield spawn
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def ready(rpc, worker_conf):
+    """The worker answers RPC (asked with a short timeout)."""
+    quick = rpcapi.ShareWorkerAPI(rpc.transport,
+                                  topic=worker_conf.share_worker.topic,
+                                  timeout=2)
+    try:
+        return quick.list_protectable_types(user_ctx()) is not None
+    except oslo_messaging.MessagingTimeout:
+        return False
+
+
+def test_sigterm_stops_cleanly_and_the_next_start_resumes(
+        spawn_worker, worker_conf, rpc, events, sim):
+    sim.sim.set_delays(snapshot_create=3600)
+    share_id = sim.sim.create_share(PROJECT)
+    worker = spawn_worker()
+    wait_for(lambda: ready(rpc, worker_conf), timeout=30, what="the worker to answer")
+    cp = rpc.protect(user_ctx(), {"type": SHARE, "id": share_id})
+    wait_for(lambda: sim.sim.snapshots(share_id=share_id), timeout=20,
+             what="the snapshot to be created")
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    assert time.monotonic() - started < 15
+    sim.sim.set_status("snapshot", sim.sim.snapshots(
+        share_id=share_id)[0]["id"], "available")
+    spawn_worker("w1-again")
+    end = events.wait(cp["id"], PROTECT_END, timeout=30)
+    assert end["status"] == "available"
+    assert len(sim.sim.snapshots(share_id=share_id)) == 1
+
+
+def test_sigkill_mid_protect_then_restart(spawn_worker, worker_conf, rpc,
+                                          events, sim):
+    share_id = sim.sim.create_share(PROJECT)
+    # The snapshot is made but Manila's answer is slow: the worker dies
+    # before it learns the snapshot id.
+    sim.sim.inject_http_fault("POST", r"/snapshots$", status=None,
+                              latency=20, count=1)
+    worker = spawn_worker()
+    wait_for(lambda: ready(rpc, worker_conf), timeout=30, what="the worker to answer")
+    cp = rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},
+                     checkpoint_id="killed-1")
+    assert cp["status"] == "protecting"
+    wait_for(lambda: sim.sim.snapshots(share_id=share_id), timeout=20,
+             what="the snapshot to be created")
+    worker.kill()
+    worker.wait(timeout=10)
+    spawn_worker("w2")
+    end = events.wait("killed-1", PROTECT_END, timeout=40)
+    snaps = sim.sim.snapshots(share_id=share_id)
+    assert [s["id"] for s in snaps] == [end["saved_info"]["snapshot_id"]]
+    # The redelivered/retried request returns the same checkpoint.
+    again = rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},
+                        checkpoint_id="killed-1")
+    assert again["status"] == "available"
+    assert len(sim.sim.snapshots(share_id=share_id)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("any_db_url", ["postgresql"], indirect=True)
+def test_two_workers_share_one_topic_without_double_work(
+        start_service, rpc, events, sim):
+    sim.sim.set_delays(snapshot_create=0.3)
+    first = start_service()
+    second = start_service()
+    shares = sim.sim.create_shares(PROJECT, 40)
+    for i, share_id in enumerate(shares):
+        rpc.cast_protect(user_ctx(), {"type": SHARE, "id": share_id},
+                         checkpoint_id="pair-%d" % i)
+    for i in range(len(shares)):
+        events.wait("pair-%d" % i, PROTECT_END, timeout=60)
+    for share_id in shares:
+        assert len(sim.sim.snapshots(share_id=share_id)) == 1
+    done = (first.engine.reconciler.finished,
+            second.engine.reconciler.finished)
+    assert sum(done) == 40 and min(done) > 0, done
+    for i in range(len(shares)):
+        assert events.for_record("pair-%d" % i) == [
+            "share_worker.checkpoint.protect.start", PROTECT_END]
