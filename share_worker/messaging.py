@@ -23,13 +23,10 @@ from oslo_messaging import opts as om_opts
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 from oslo_messaging.rpc import server as rpc_server_mod
 
+from share_worker.conf import opts as sw_opts
 from share_worker.endpoints import base as endpoints_base
 
-EXCHANGE = "share_worker"
 RPC_VERSION = "1.0"
-NOTIFICATION_DRIVER = "messagingv2"
-#: RPC threads: endpoints only record and return, so a small pool serves
-RPC_POOL_SIZE = 16
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register oslo.messaging's options on *conf* with our defaults.
@@ -39,16 +36,17 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     which oslo.messaging 18.x reads in every call/cast but registers only
     on the global ``cfg.CONF``.
     """
-    oslo_messaging.set_transport_defaults(control_exchange=EXCHANGE)
     for group, opts in om_opts.list_opts():
         name = getattr(group, "name", group)
         if name in (None, "DEFAULT"):
             conf.register_opts(opts)
         else:
             conf.register_opts(opts, group=name)
-    conf.set_default("control_exchange", EXCHANGE)
-    conf.set_default("executor_thread_pool_size", RPC_POOL_SIZE)
-    conf.set_default("driver", [NOTIFICATION_DRIVER],
+    defaults = sw_opts.MESSAGING_DEFAULTS
+    conf.set_default("control_exchange", defaults["control_exchange"])
+    conf.set_default("executor_thread_pool_size",
+                     defaults["executor_thread_pool_size"])
+    conf.set_default("driver", defaults["notification_driver"],
                      group="oslo_messaging_notifications")
     _register_global_only_opts(conf)
 

@@ -72,7 +72,8 @@ def test_sigterm_stops_cleanly_and_the_next_start_resumes(
     sim.sim.set_delays(snapshot_create=3600)
     share_id = sim.sim.create_share(PROJECT)
     worker = spawn_worker()
-    wait_for(lambda: ready(rpc, worker_conf), timeout=30, what="the worker to answer")
+    wait_for(lambda: ready(rpc, worker_conf), timeout=30,
+             what="the worker to answer")
     cp = rpc.protect(user_ctx(), {"type": SHARE, "id": share_id})
     wait_for(lambda: sim.sim.snapshots(share_id=share_id), timeout=20,
              what="the snapshot to be created")
@@ -96,7 +97,8 @@ def test_sigkill_mid_protect_then_restart(spawn_worker, worker_conf, rpc,
     sim.sim.inject_http_fault("POST", r"/snapshots$", status=None,
                               latency=20, count=1)
     worker = spawn_worker()
-    wait_for(lambda: ready(rpc, worker_conf), timeout=30, what="the worker to answer")
+    wait_for(lambda: ready(rpc, worker_conf), timeout=30,
+             what="the worker to answer")
     cp = rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},
                      checkpoint_id="killed-1")
     assert cp["status"] == "protecting"

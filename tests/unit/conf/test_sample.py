@@ -17,7 +17,7 @@ def test_sample_config_is_current(tmp_path):
         check=True, cwd=ROOT, capture_output=True)
     assert out.read_text() == SAMPLE.read_text(), (
         "etc/share_worker/share_worker.conf.sample is stale: run "
-        "'tox -e genconfig' (oslo-config-generator --config-file %s)"
+        "'tox -e genconfig' (python -m oslo_config.generator --config-file %s)"
         % GENERATOR_CONF.relative_to(ROOT))
 
 
