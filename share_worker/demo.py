@@ -90,7 +90,7 @@ class Demo:
             exchange=self.conf.control_exchange, topic=topic)
             for topic in self.conf.oslo_messaging_notifications.topics]
         self._listener = oslo_messaging.get_notification_listener(
-            self._transport, targets, [self._printer], executor="threading",
+            self._transport, targets, [self._printer],
             pool="share_worker_demo")
         self._listener.start()
 

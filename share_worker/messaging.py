@@ -100,12 +100,16 @@ def rpc_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
                endpoints: list, serializer: Any = None
                ) -> rpc_server_mod.RPCServer:
     """A threading RPC server; only ``@oslo_messaging.expose``-d endpoint
-    methods are callable (explicit access policy)."""
+    methods are callable (explicit access policy).
+
+    The executor is left to oslo.messaging, which picks threading unless
+    eventlet has monkey-patched the process (share_worker never does);
+    naming it is deprecated in oslo.messaging 18."""
     dispatcher = _CastAwareDispatcher(
         endpoints, serializer,
         access_policy=rpc_dispatcher.ExplicitRPCAccessPolicy)
     return rpc_server_mod.RPCServer(transport, rpc_target(conf, conf.host),
-                                    dispatcher, executor="threading")
+                                    dispatcher)
 
 
 def notifier(conf: cfg.ConfigOpts, publisher_id: str,
