@@ -81,15 +81,21 @@ def rpc_target(conf: cfg.ConfigOpts, server: str | None = None,
                                  server=server, version=version)
 
 
+def _is_cast(incoming: Any) -> bool:
+    """A cast has nowhere to reply to: no reply queue on the AMQP drivers
+    (a cast still carries a msg_id there), no reply queue on fake://."""
+    if hasattr(incoming, "reply_q"):
+        return incoming.reply_q is None
+    return getattr(incoming, "_reply_q", None) is None
+
+
 class _CastAwareDispatcher(rpc_dispatcher.RPCDispatcher):
     """Notes whether the message being dispatched is a cast, so an
     endpoint can report a rejected cast on the bus (no one waits for a
     reply to it)."""
 
     def dispatch(self, incoming: Any) -> Any:
-        endpoints_base.set_dispatching_cast(
-            getattr(incoming, "msg_id", None) is None
-            and not getattr(incoming, "_reply_q", None))
+        endpoints_base.set_dispatching_cast(_is_cast(incoming))
         try:
             return super().dispatch(incoming)
         finally:
