@@ -49,12 +49,16 @@ class ShareWorkerAPI:
     def __init__(self, transport: oslo_messaging.Transport,
                  topic: str = TOPIC, exchange: str = EXCHANGE,
                  timeout: int | None = None,
-                 version_cap: str = RPC_API_VERSION) -> None:
+                 version_cap: str = RPC_API_VERSION,
+                 retry: int | None = None) -> None:
+        """*timeout*: seconds a call waits for its reply; *retry*: broker
+        connection attempts before giving up (None: retry forever)."""
         target = oslo_messaging.Target(exchange=exchange, topic=topic,
                                        version=RPC_API_VERSION)
         self.transport = transport
         self._client = oslo_messaging.get_rpc_client(
-            transport, target, version_cap=version_cap, timeout=timeout)
+            transport, target, version_cap=version_cap, timeout=timeout,
+            retry=retry)
 
     @classmethod
     def from_url(cls, transport_url: str, **kwargs: Any) -> ShareWorkerAPI:
