@@ -1,0 +1,171 @@
+"""Helpers the benchmark scripts share: child processes with bounded
+waits, the Manila simulator in its own process, a throwaway database::
+
+    with Children() as children:
+        sim, url = start_simulator(children, log_dir, delay=2.0,
+                                   shares=100, project="bench")
+        share_ids = [s["id"] for s in control(root_of(url),
+                                              "/_sim/shares")["shares"]]
+        with fresh_database(None, log_dir) as db_url:
+            ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+
+
+def control(root: str, path: str, body: dict | None = None,
+            method: str = "GET") -> dict:
+    """One JSON request to the simulator's ``/_sim`` control surface."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(root + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else {}
+
+
+def root_of(v2_url: str) -> str:
+    """The simulator's root URL from its ``/v2`` endpoint."""
+    return v2_url.rsplit("/v2", 1)[0]
+
+
+def read_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The child's next stdout line, or TimeoutError after *timeout* s.
+
+    The child must flush each line (``print(..., flush=True)``).
+    """
+    deadline = time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no line from pid %d within %.0f s"
+                               % (proc.pid, timeout))
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1)
+            if not chunk:
+                raise RuntimeError("pid %d exited (status %s) before "
+                                   "printing a line" % (proc.pid,
+                                                        proc.poll()))
+            buf += chunk
+    return buf.decode().strip()
+
+
+def print_log_tails(log_dir: str, lines: int = 15) -> None:
+    """The last *lines* of every ``*.log`` in *log_dir*, to stderr."""
+    for name in sorted(os.listdir(log_dir)):
+        if name.endswith(".log"):
+            with open(os.path.join(log_dir, name), errors="replace") as f:
+                tail = f.readlines()[-lines:]
+            print("--- %s (last %d lines)" % (name, len(tail)),
+                  file=sys.stderr)
+            sys.stderr.writelines(tail)
+
+
+class Children:
+    """Child processes that are always stopped: SIGTERM, then SIGKILL
+    after *grace* seconds. Use as a context manager."""
+
+    def __init__(self, grace: float = 30.0) -> None:
+        self.grace = grace
+        self._procs: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], log_path: str,
+              stdout_pipe: bool = False) -> subprocess.Popen:
+        """Run ``python args...``; stderr (and stdout unless piped) go to
+        *log_path*."""
+        log = open(log_path, "ab")  # noqa: SIM115 - closed with the child
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, *args], stderr=log,
+                stdout=subprocess.PIPE if stdout_pipe else log,
+                env=dict(os.environ, PYTHONWARNINGS="ignore"))
+        finally:
+            log.close()
+        self._procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen) -> int | None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=self.grace)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if proc in self._procs:
+            self._procs.remove(proc)
+        return proc.returncode
+
+    def __enter__(self) -> Children:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for proc in list(reversed(self._procs)):
+            self.stop(proc)
+
+
+def start_simulator(children: Children, log_dir: str, delay: float,
+                    shares: int, project: str
+                    ) -> tuple[subprocess.Popen, str]:
+    """The Manila simulator in its own process, *shares* seeded; returns
+    the process and its ``/v2`` URL."""
+    proc = children.start(
+        ["-m", "share_worker.cmd.manila_simulator", "--port", "0",
+         "--snapshot-delay", str(delay), "--seed-shares", str(shares),
+         "--project", project],
+        os.path.join(log_dir, "simulator.log"), stdout_pipe=True)
+    url = read_line(proc, timeout=120)
+    if not url.startswith("http"):
+        raise RuntimeError("simulator did not start: %r" % url)
+    return proc, url
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str | None, state_dir: str) -> Iterator[str]:
+    """A database URL for one run, removed afterwards.
+
+    None: a SQLite file in *state_dir*. A PostgreSQL URL names the server
+    (its database part, default ``postgres``, is only used to connect):
+    a database of our own is created there and dropped at the end. Any
+    other URL is used as given and left alone.
+    """
+    if server_url is None:
+        yield "sqlite:///" + os.path.join(state_dir, "bench.sqlite")
+        return
+    url = sa.engine.make_url(server_url)
+    if not url.get_backend_name().startswith("postgresql"):
+        yield server_url
+        return
+    admin = sa.create_engine(url.set(database=url.database or "postgres"),
+                             isolation_level="AUTOCOMMIT")
+    name = "sw_bench_%s" % uuid.uuid4().hex[:10]
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text('CREATE DATABASE "%s"' % name))
+        try:
+            yield url.set(database=name).render_as_string(
+                hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(
+                    'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name))
+    finally:
+        admin.dispose()
