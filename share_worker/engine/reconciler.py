@@ -34,8 +34,6 @@ from share_worker.engine.steps import StepRunner
 
 LOG = logging.getLogger(__name__)
 
-#: seconds before a newly accepted operation's first status poll
-_FIRST_LOOK = 0.1
 
 
 class Reconciler:
@@ -91,9 +89,6 @@ class Reconciler:
         with self._lock:
             self._held[op.id] = op
             self._ready.append(op.id)
-            # A new operation's first poll should not wait a whole interval.
-            soon = self._clock() + datetime.timedelta(seconds=_FIRST_LOOK)
-            self._next_scan = min(self._next_scan, soon)
         self._wake.set()
 
     @property

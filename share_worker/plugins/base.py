@@ -7,10 +7,8 @@ call or the reading of a polled status) that returns a
 transition, so a restarted worker resumes at the last phase::
 
     op = plugin.get_protect_operation(resource)
-    op.begin(state)                    # Transition(phase="check_share",
-                                       #   wait=Wait("share", share_id))
-    t = op.observe("check_share", step, {"id": ..., "status": ...})
-    t = op.act("create", step)         # creates the snapshot
+    op.begin(state)                    # Transition(phase="start")
+    t = op.act("start", step)          # checks the share, snapshots it
     t.wait                             # Wait("snapshot", "<id>")
     t = op.observe("wait_snapshot", step, {"status": "available", ...})
     t.outcome                          # Outcome(success=True)

@@ -104,47 +104,39 @@ class _CleanupMixin:
 
 
 class ProtectShare(_CleanupMixin, base.Operation):
-    """Snapshot a share and wait until the snapshot is available.
+    """Snapshot a share and wait until the snapshot is available."""
 
-    The share is checked through the batched status poll (phase
-    ``check_share``), so a protect costs Manila one call of its own: the
-    snapshot create.
-    """
-
-    def begin(self, state: dict) -> base.Transition:
-        return base.Transition(phase="check_share", wait=base.Wait(
-            "share", state["resource"]["id"]))
-
-    def _check_share(self, step: base.StepContext,
-                     share: dict | None) -> base.Transition:
+    @staticmethod
+    def _checked_share(client: Any, step: base.StepContext) -> dict:
+        """The share (ShareManager.get, as the caller) if it can be
+        snapshotted; its saved_info goes into the checkpoint."""
         share_id = step.state["resource"]["id"]
-        options = step.state["options"]
-        owner = field(share, "project_id") if share else None
-        if share is None or owner not in (None, step.project_id):
+        try:
+            with manila_errors("show share %s" % share_id):
+                share = client.shares.get(share_id)
+        except exception.ResourceNotFound as e:
             raise exception.ResourceNotFound(
-                resource_type=SHARE_RESOURCE_TYPE, resource_id=share_id)
+                resource_type=SHARE_RESOURCE_TYPE,
+                resource_id=share_id) from e
         reason = unusable_reason(share)
         if reason:
             raise exception.InvalidState(
                 reason="Share %s can't be protected: %s" % (share_id, reason))
-        if share["status"] != "available" and not options["force"]:
+        if share.status != "available" and not step.state["options"][
+                "force"]:
             raise exception.InvalidState(
                 reason="Share %s is %s, not available; wait for it or "
-                       "protect with force=true" % (share_id,
-                                                    share["status"]))
-        saved_info = {
+                       "protect with force=true" % (share_id, share.status))
+        return {
             "share_id": share_id,
-            "share_name": share.get("name"),
-            "size": share.get("size"),
-            "share_proto": share.get("share_proto"),
-            "share_type": share.get("share_type"),
-            "share_network_id": share.get("share_network_id"),
-            "availability_zone": share.get("availability_zone"),
+            "share_name": field(share, "name"),
+            "size": field(share, "size"),
+            "share_proto": field(share, "share_proto"),
+            "share_type": field(share, "share_type"),
+            "share_network_id": field(share, "share_network_id"),
+            "availability_zone": field(share, "availability_zone"),
             "snapshot_id": None,
         }
-        step.state["saved_info"] = saved_info
-        return base.Transition(phase="create",
-                               record={"saved_info": saved_info})
 
     def act(self, phase: str, step: base.StepContext) -> base.Transition:
         if phase == "cleanup":
@@ -152,6 +144,7 @@ class ProtectShare(_CleanupMixin, base.Operation):
         share_id = step.state["resource"]["id"]
         options = step.state["options"]
         client = step.client()
+        saved_info = self._checked_share(client, step)
         snapshot = self._find(client, step) if step.maybe_done else None
         if snapshot is None:
             kwargs: dict[str, Any] = {
@@ -159,20 +152,15 @@ class ProtectShare(_CleanupMixin, base.Operation):
                 "description": options["description"]}
             if client.supports_snapshot_metadata():
                 kwargs["metadata"] = {CHECKPOINT_TAG: step.record_id}
-            try:
-                with manila_errors("snapshot share %s" % share_id):
-                    snapshot = client.snapshots.create(share_id, **kwargs)
-            except exception.ResourceNotFound as e:
-                raise exception.ResourceNotFound(
-                    resource_type=SHARE_RESOURCE_TYPE,
-                    resource_id=share_id) from e
+            with manila_errors("snapshot share %s" % share_id):
+                snapshot = client.snapshots.create(share_id, **kwargs)
             LOG.info("Checkpoint %s: created snapshot %s of share %s",
                      step.record_id, snapshot.id, share_id)
         else:
             LOG.info("Checkpoint %s: adopted snapshot %s of share %s made "
                      "before a restart", step.record_id, snapshot.id,
                      share_id)
-        saved_info = dict(step.state["saved_info"], snapshot_id=snapshot.id)
+        saved_info["snapshot_id"] = snapshot.id
         step.state["snapshot_id"] = snapshot.id
         return base.Transition(phase="wait_snapshot",
                                wait=base.Wait("snapshot", snapshot.id),
@@ -201,8 +189,6 @@ class ProtectShare(_CleanupMixin, base.Operation):
                 observed: dict | None) -> base.Transition | None:
         if phase == "cleanup_wait":
             return self._cleanup_wait(step, observed)
-        if phase == "check_share":
-            return self._check_share(step, observed)
         snapshot_id = step.state["snapshot_id"]
         if observed is None:
             step.state.pop("snapshot_id")

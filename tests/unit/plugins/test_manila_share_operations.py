@@ -22,16 +22,11 @@ def manila():
 
 
 def start_protect(manila, step, op=None):
-    """begin -> check_share (the polled share) -> create."""
+    """begin -> start (show the share, snapshot it)."""
     op = op or ops.ProtectShare()
     first = op.begin(step.state)
-    assert first.phase == "check_share"
-    share_id = first.wait.id
-    share = manila.shares.items.get(share_id)
-    checked = op.observe("check_share", step,
-                         None if share is None else dict(vars(share)))
-    assert checked.phase == "create"
-    return op.act("create", step)
+    assert first.phase == "start" and first.wait is None
+    return op.act("start", step)
 
 
 def test_protect_snapshots_the_share_and_tags_it(manila):
@@ -87,11 +82,11 @@ def test_protect_of_a_missing_share_is_resource_not_found(manila):
     assert "nope" in str(err.value)
 
 
-def test_protect_of_another_projects_share_is_not_found(manila):
-    share = manila.add_share(project_id="someone-else")
+def test_protect_asks_manila_as_the_caller(manila):
+    share = manila.add_share()
     step = fakes.FakeStep(manila, protect_state(share.id))
-    with pytest.raises(exception.ResourceNotFound):
-        start_protect(manila, step)
+    start_protect(manila, step)
+    assert ("get", share.id) in manila.shares.calls
 
 
 def test_protect_of_a_busy_share_needs_force(manila):
