@@ -1,0 +1,131 @@
+"""The real test cloud: Keystone 30 and Manila 23 (dummy driver) on loopback.
+
+    def test_something(real_cloud):
+        sess = real_cloud.session("sw-user-a")       # keystoneauth1 session
+        manila = real_cloud.manila("sw-user-a")      # python-manilaclient
+        real_cloud.users["share_worker"].project_id
+
+``real_cloud`` runs ``tools/cloud/cloud.py start`` once per session: it
+installs the services' venvs on first use (minutes), starts what is not
+running and is a no-op when all runs. A cloud that cannot start fails the
+test with the script's output; nothing is skipped. The cloud is left
+running at the end: ``tools/cloud/stop`` stops it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+from manilaclient import api_versions
+from manilaclient import client as manila_client
+
+CLOUD_SCRIPT = (pathlib.Path(__file__).resolve().parents[3]
+                / "tools" / "cloud" / "cloud.py")
+# A first run installs both venvs (about 4 minutes here) before starting.
+START_TIMEOUT = 1200
+
+
+@dataclasses.dataclass(frozen=True)
+class CloudUser:
+    username: str
+    password: str
+    user_id: str
+    project_name: str
+    project_id: str
+    user_domain_name: str
+    project_domain_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RealCloud:
+    """What ``tools/cloud/cloud.py start`` wrote to cloud.json."""
+
+    auth_url: str
+    region_name: str
+    manila_url: str
+    manila_api_version: str
+    share_type: str
+    share_type_id: str
+    pool: str
+    transport_url: str
+    control_exchange: str
+    notification_topic: str
+    users: dict[str, CloudUser]
+    state_dir: str
+    log_dir: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RealCloud:
+        def known(kind: type, values: dict[str, Any]) -> dict[str, Any]:
+            # Fields cloud.json gains later must not break older tests.
+            names = {f.name for f in dataclasses.fields(kind)}
+            return {k: v for k, v in values.items() if k in names}
+
+        users = {key: CloudUser(**known(CloudUser, value))
+                 for key, value in data["users"].items()}
+        return cls(**known(cls, dict(data, users=users)))
+
+    @property
+    def service_user(self) -> CloudUser:
+        """share_worker's own user: admin in the service project."""
+        return self.users["share_worker"]
+
+    def auth(self, user: str) -> v3.Password:
+        """Project-scoped password auth for USER (a key of ``users``)."""
+        found = self.users[user]
+        return v3.Password(
+            auth_url=self.auth_url, username=found.username,
+            password=found.password,
+            user_domain_name=found.user_domain_name,
+            project_name=found.project_name,
+            project_domain_name=found.project_domain_name)
+
+    def session(self, user: str) -> ks_session.Session:
+        return ks_session.Session(auth=self.auth(user), timeout=30)
+
+    def token(self, user: str) -> str:
+        return self.session(user).get_token()
+
+    def manila(self, user: str) -> Any:
+        """A manilaclient v2 client for USER; the endpoint comes from the
+        catalog (service type sharev2), at the highest microversion both
+        this client and the server speak."""
+        version = min(api_versions.APIVersion(self.manila_api_version),
+                      api_versions.APIVersion(api_versions.MAX_VERSION))
+        return manila_client.Client(version, session=self.session(user),
+                                    service_type="sharev2",
+                                    region_name=self.region_name)
+
+
+def _start_cloud() -> dict[str, Any]:
+    try:
+        result = subprocess.run(
+            [sys.executable, str(CLOUD_SCRIPT), "start", "--json"],
+            capture_output=True, text=True, timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired as err:
+        pytest.fail("tools/cloud/cloud.py start took over %d s:\n%s"
+                    % (START_TIMEOUT, err.stderr), pytrace=False)
+    if result.returncode:
+        pytest.fail("tools/cloud/cloud.py start failed (exit %d):\n%s"
+                    % (result.returncode, result.stderr[-6000:]),
+                    pytrace=False)
+    return json.loads(result.stdout)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_cloud: needs the real Keystone and Manila that "
+        "tools/cloud/start runs (deselect with -m 'not real_cloud')")
+
+
+@pytest.fixture(scope="session")
+def real_cloud() -> RealCloud:
+    return RealCloud.from_json(_start_cloud())
