@@ -19,18 +19,25 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 from oslo_config import cfg
 from oslo_context import context as o_context
 
 from share_worker import conf as sw_conf
 from share_worker import service
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (  # noqa: E402
+    Children,
+    control,
+    fresh_database,
+    root_of,
+    start_simulator,
+)
 
 PROJECT = "bench"
 
@@ -70,27 +77,6 @@ class Peaks(threading.Thread):
             self.threads = max(self.threads, threading.active_count())
 
 
-def control(url: str, path: str, body: dict | None = None,
-            method: str = "GET") -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else {}
-
-
-def start_simulator(delay: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "share_worker.cmd.manila_simulator",
-         "--port", "0", "--snapshot-delay", str(delay)],
-        stdout=subprocess.PIPE, text=True)
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http"):
-        raise SystemExit("simulator did not start: %r" % url)
-    return proc, url
-
-
 def build_conf(state: str, endpoint: str, db_url: str | None,
                workers: int, poll: float) -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
@@ -115,46 +101,44 @@ def main() -> int:
                         help="[share_worker] manila_workers")
     parser.add_argument("--poll-interval", type=float, default=0.25)
     parser.add_argument("--database-url", default=None,
-                        help="default: a SQLite file in a temp directory")
+                        help="default: a SQLite file in a temp directory; "
+                             "a PostgreSQL URL names a server where a "
+                             "database is made for the run")
     args = parser.parse_args()
 
-    sim, url = start_simulator(args.delay)
-    root = url.rsplit("/v2", 1)[0]
-    try:
-        control(root, "/_sim/shares", {"project_id": PROJECT,
-                                       "count": args.shares}, "POST")
-        with tempfile.TemporaryDirectory() as state:
-            conf = build_conf(state, url, args.database_url, args.workers,
-                              args.poll_interval)
-            sink = CountingSink(args.shares)
-            engine = service.build_engine(conf, sink=sink)
-            share_ids = [s["id"] for s in
-                         control(root, "/_sim/shares")["shares"]]
-            engine.start()
-            ctx = o_context.RequestContext(user_id="bench",
-                                           project_id=PROJECT)
-            # Warm the client (version discovery) outside the timing.
-            engine.list_protectable_instances(ctx, "OS::Manila::Share",
-                                              {"name": "none"})
-            control(root, "/_sim/stats", method="DELETE")
-            peaks = Peaks()
-            peaks.start()
-            cpu0 = time.process_time()
-            start = time.monotonic()
-            for share_id in share_ids:
-                engine.protect(ctx, {"type": "OS::Manila::Share",
-                                     "id": share_id})
-            accepted = time.monotonic() - start
-            finished = sink.done.wait(timeout=600)
-            wall = time.monotonic() - start
-            cpu = time.process_time() - cpu0
-            peaks.stop.set()
-            stats = control(root, "/_sim/stats")
-            engine.stop()
-            engine.store.dispose()
-    finally:
-        sim.terminate()
-        sim.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as state, Children() as children, \
+            fresh_database(args.database_url, state) as db_url:
+        _sim, url = start_simulator(children, state, args.delay,
+                                    args.shares, PROJECT)
+        root = root_of(url)
+        conf = build_conf(state, url, db_url, args.workers,
+                          args.poll_interval)
+        sink = CountingSink(args.shares)
+        engine = service.build_engine(conf, sink=sink)
+        share_ids = [s["id"] for s in
+                     control(root, "/_sim/shares")["shares"]]
+        engine.start()
+        ctx = o_context.RequestContext(user_id="bench",
+                                       project_id=PROJECT)
+        # Warm the client (version discovery) outside the timing.
+        engine.list_protectable_instances(ctx, "OS::Manila::Share",
+                                          {"name": "none"})
+        control(root, "/_sim/stats", method="DELETE")
+        peaks = Peaks()
+        peaks.start()
+        cpu0 = time.process_time()
+        start = time.monotonic()
+        for share_id in share_ids:
+            engine.protect(ctx, {"type": "OS::Manila::Share",
+                                 "id": share_id})
+        accepted = time.monotonic() - start
+        finished = sink.done.wait(timeout=600)
+        wall = time.monotonic() - start
+        cpu = time.process_time() - cpu0
+        peaks.stop.set()
+        stats = control(root, "/_sim/stats")
+        engine.stop()
+        engine.store.dispose()
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rss_mb = usage.ru_maxrss / 1024

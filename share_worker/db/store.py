@@ -134,15 +134,9 @@ class Store:
 
     def get_checkpoint(self, checkpoint_id: str,
                        project_id: str | None = None) -> dict:
-        t = models.checkpoints
-        q = sa.select(t).where(t.c.id == checkpoint_id)
-        if project_id is not None:
-            q = q.where(t.c.project_id == project_id)
-        with self.read() as conn:
-            row = conn.execute(q).first()
-        if row is None:
-            raise exception.CheckpointNotFound(checkpoint_id=checkpoint_id)
-        return checkpoint_dict(row)
+        return self._get(models.checkpoints, checkpoint_dict, checkpoint_id,
+                         project_id, exception.CheckpointNotFound(
+                             checkpoint_id=checkpoint_id))
 
     def list_checkpoints(self, project_id: str | None, filters: dict,
                          limit: int | None, marker: str | None) -> list:
@@ -156,15 +150,21 @@ class Store:
 
     def get_restore(self, restore_id: str,
                     project_id: str | None = None) -> dict:
-        t = models.restores
-        q = sa.select(t).where(t.c.id == restore_id)
+        return self._get(models.restores, restore_dict, restore_id,
+                         project_id,
+                         exception.RestoreNotFound(restore_id=restore_id))
+
+    def _get(self, table: sa.Table, to_dict: Any, record_id: str,
+             project_id: str | None, not_found: Exception) -> dict:
+        """One record, seen from *project_id* (None: any project)."""
+        q = sa.select(table).where(table.c.id == record_id)
         if project_id is not None:
-            q = q.where(t.c.project_id == project_id)
+            q = q.where(table.c.project_id == project_id)
         with self.read() as conn:
             row = conn.execute(q).first()
         if row is None:
-            raise exception.RestoreNotFound(restore_id=restore_id)
-        return restore_dict(row)
+            raise not_found
+        return to_dict(row)
 
     def list_restores(self, project_id: str | None, filters: dict,
                       limit: int | None, marker: str | None) -> list:
