@@ -212,11 +212,15 @@ class OperationStore:
     def claim(self, owner: str, now: datetime.datetime,
               lease_until: datetime.datetime, limit: int,
               exclude: set[str] = frozenset()) -> list[Operation]:
-        """Take up to *limit* unfinished operations nobody holds."""
+        """Take up to *limit* unfinished operations nobody holds.
+
+        Never the caller's own: an owner name is unique to one process's
+        life, and what it holds it already has in memory (or is about to
+        have: an operation is leased to its acceptor before the commit)."""
         t = models.operations
         free = sa.and_(t.c.finished.is_(False), sa.or_(
-            t.c.lease_owner.is_(None), t.c.lease_until < now,
-            t.c.lease_owner == owner))
+            t.c.lease_owner.is_(None), t.c.lease_until < now),
+            sa.or_(t.c.lease_owner.is_(None), t.c.lease_owner != owner))
         q = sa.select(t.c.id).where(free).order_by(t.c.not_before).limit(
             limit + len(exclude))
         if not self.store.is_sqlite:

@@ -87,6 +87,8 @@ class Reconciler:
     def submit(self, op: Operation) -> None:
         """Take over an operation this process accepted (already leased)."""
         with self._lock:
+            if op.id in self._held:
+                return
             self._held[op.id] = op
             self._ready.append(op.id)
         self._wake.set()

@@ -121,6 +121,21 @@ def test_claim_takes_free_and_expired_leases_only(store):
     assert [o.record_id for o in got] == ["b"]
 
 
+def test_claim_never_takes_the_callers_own_operations(store):
+    """An operation is leased to its acceptor before the acceptor hands
+    it to its reconciler; the reconciler's claim must not race for it
+    (that made the same operation run twice)."""
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a", owner="w1"),
+               "e")
+    now = T0 + datetime.timedelta(seconds=1)
+    assert ops.claim("w1", now, now + datetime.timedelta(seconds=30),
+                     10) == []
+    assert [o.record_id for o in ops.claim(
+        "w2", T0 + datetime.timedelta(minutes=5),
+        T0 + datetime.timedelta(minutes=6), 10)] == ["a"]
+
+
 def test_apply_is_fenced_by_the_lease(store):
     ops = OperationStore(store)
     ops.accept("checkpoint", checkpoint("a"), operation("a", owner="w1"),
