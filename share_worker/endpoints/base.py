@@ -34,6 +34,20 @@ LOG = logging.getLogger(__name__)
 
 _dispatch = threading.local()
 
+#: longest error message sent back or logged: a hostile argument echoed
+#: in a message must not turn into a megabyte reply, event and log line
+MAX_MESSAGE = 1024
+#: longest argument name or request id quoted in a message or log line
+MAX_NAME = 64
+
+_CONTEXT_TYPES = (("project_id", str), ("user_id", str),
+                  ("auth_token", str), ("request_id", str),
+                  ("is_admin", bool))
+_CONTEXT_KEYS = {"user_id": "user"}
+#: stored in 255-character columns
+_BOUNDED_KEYS = ("project_id", "user_id")
+_KIND_NAMES = {str: "a string", bool: "a boolean"}
+
 
 def set_dispatching_cast(is_cast: bool) -> None:
     """Called by the RPC dispatcher around each message it dispatches."""
@@ -51,7 +65,20 @@ class ContextSerializer(oslo_messaging.NoOpSerializer):
     the endpoint, so a hostile message can't break the dispatcher."""
 
     def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
-        return jsonutils.to_primitive(entity, convert_instances=True)
+        try:
+            return jsonutils.to_primitive(entity, convert_instances=True)
+        except Exception:
+            # A bug (a result that isn't JSON): the caller still gets one
+            # of the contract's errors, the log gets the trace.
+            LOG.exception("Could not serialise an RPC result (request %s)",
+                          _request_id(ctxt))
+            try:
+                raise exception.InvalidState(
+                    reason="internal error: the result could not be "
+                           "serialised; see the worker's log for request "
+                           "%s" % _request_id(ctxt)) from None
+            except exception.InvalidState:
+                raise oslo_messaging.ExpectedException() from None
 
     def serialize_context(self, ctxt: Any) -> Any:
         return ctxt.to_dict() if hasattr(ctxt, "to_dict") else ctxt
@@ -66,7 +93,7 @@ class ContextSerializer(oslo_messaging.NoOpSerializer):
 
 
 def request_context(ctxt: Any, strategy: str) -> o_context.RequestContext:
-    """The caller's context, or Forbidden saying what is missing."""
+    """The caller's context, or Forbidden saying what is wrong with it."""
     if not isinstance(ctxt, o_context.RequestContext):
         raise exception.Forbidden(
             reason="the request context must be a RequestContext.to_dict() "
@@ -74,6 +101,23 @@ def request_context(ctxt: Any, strategy: str) -> o_context.RequestContext:
     if not ctxt.project_id:
         raise exception.Forbidden(reason="the request context names no "
                                          "project_id")
+    # A context is JSON from the bus: a value of the wrong type (an
+    # is_admin of "false", a project_id list) must not be taken on trust.
+    for key, kinds in _CONTEXT_TYPES:
+        value = getattr(ctxt, key, None)
+        if value is not None and not isinstance(value, kinds):
+            raise exception.Forbidden(
+                reason="the request context's %s must be %s, not %s" % (
+                    _CONTEXT_KEYS.get(key, key), _KIND_NAMES[kinds],
+                    type(value).__name__))
+        if key in _BOUNDED_KEYS and value and len(value) > 255:
+            raise exception.Forbidden(
+                reason="the request context's %s is longer than 255 "
+                       "characters" % _CONTEXT_KEYS.get(key, key))
+    if not isinstance(ctxt.roles, list) or not all(
+            isinstance(r, str) for r in ctxt.roles):
+        raise exception.Forbidden(
+            reason="the request context's roles must be a list of strings")
     if strategy == "keystone" and not ctxt.auth_token:
         raise exception.Forbidden(
             reason="the request context carries no auth_token (the worker "
@@ -98,43 +142,93 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
         @functools.wraps(fn)
         def method(self: Any, ctxt: Any, **kwargs: Any) -> Any:
             cast = dispatching_cast()
+            ctx = None
             try:
-                unknown = sorted(set(kwargs) - set(names))
-                if unknown:
-                    raise exception.InvalidInput(
-                        reason="%s takes no argument(s) %s; it takes %s" % (
-                            fn.__name__, ", ".join(unknown),
-                            ", ".join(names) or "none"))
-                missing = [n for n in required if n not in kwargs]
-                if missing:
-                    raise exception.InvalidInput(
-                        reason="%s needs argument(s) %s" % (
-                            fn.__name__, ", ".join(missing)))
                 ctx = request_context(ctxt, self.auth_strategy)
+                _check_arguments(fn.__name__, kwargs, names, required)
                 return fn(self, ctx, **kwargs)
             except exception.ShareWorkerError as e:
-                if not isinstance(e, exception.CONTRACT_ERRORS):
-                    e = exception.InvalidState(reason=e.message)
+                error = _contract_error(e)
                 LOG.warning("RPC %s %s refused: %s: %s (request %s)",
                             "cast" if cast else "call", fn.__name__,
-                            e.code, e.message, _request_id(ctxt))
-                if cast and operation is not None:
-                    self.engine.report_rejected(operation, ctxt, kwargs, e)
-                raise e from None
+                            error.code, error.message, _request_id(ctxt))
             except Exception:
-                LOG.exception("RPC %s failed (request %s)", fn.__name__,
+                LOG.exception("RPC %s %s failed (request %s)",
+                              "cast" if cast else "call", fn.__name__,
                               _request_id(ctxt))
-                raise exception.InvalidState(
+                error = exception.InvalidState(
                     reason="internal error in %s; see the worker's log "
                            "for request %s" % (fn.__name__,
-                                               _request_id(ctxt))
-                ) from None
+                                               _request_id(ctxt)))
+            if cast and operation is not None:
+                _report(self.engine, operation, ctx or _untrusted(ctxt),
+                        kwargs, error)
+            raise error
 
         return method
 
     return decorate
 
 
-def _request_id(ctxt: Any) -> Any:
-    return getattr(ctxt, "request_id", None) or (
+def _report(engine: Any, operation: str, ctxt: Any, kwargs: dict,
+            error: exception.ShareWorkerError) -> None:
+    """Publish a refused cast's ``.error`` event; never raises."""
+    try:
+        engine.report_rejected(operation, ctxt, kwargs, error)
+    except Exception:
+        LOG.exception("Could not report the refused %s cast (request %s)",
+                      operation, _request_id(ctxt))
+
+
+def _untrusted(ctxt: Any) -> dict:
+    """What a refused context may say in an error event: its project if
+    it names one as a string, and nothing to look records up with."""
+    project = getattr(ctxt, "project_id", None)
+    if project is None and isinstance(ctxt, dict):
+        project = ctxt.get("project_id")
+    if not isinstance(project, str) or len(project) > 255:
+        project = None
+    return {"project_id": project}
+
+
+def _check_arguments(method: str, kwargs: dict, names: tuple,
+                     required: list) -> None:
+    unknown = sorted(set(kwargs) - set(names), key=str)
+    if unknown:
+        raise exception.InvalidInput(
+            reason="%s takes no argument(s) %s; it takes %s" % (
+                method, ", ".join(_short(n) for n in unknown),
+                ", ".join(names) or "none"))
+    missing = [n for n in required if n not in kwargs]
+    if missing:
+        raise exception.InvalidInput(
+            reason="%s needs argument(s) %s" % (method, ", ".join(missing)))
+
+
+def _contract_error(error: exception.ShareWorkerError
+                    ) -> exception.ShareWorkerError:
+    """*error* as one of the contract's classes, its message bounded."""
+    if not isinstance(error, exception.CONTRACT_ERRORS):
+        return exception.InvalidState(reason=_bounded(error.message))
+    if len(error.message) > MAX_MESSAGE:
+        return type(error)(_bounded(error.message))
+    return error
+
+
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    suffix = "... (%d characters)" % len(message)
+    return message[:MAX_MESSAGE - len(suffix)] + suffix
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= MAX_NAME else text[:MAX_NAME] + "..."
+
+
+def _request_id(ctxt: Any) -> str | None:
+    """The request id for a log line; a hostile one is cut short."""
+    value = getattr(ctxt, "request_id", None) or (
         ctxt.get("request_id") if isinstance(ctxt, dict) else None)
+    return None if value is None else _short(value)

@@ -12,6 +12,7 @@ import oslo_messaging
 from oslo_context import context as o_context
 
 from share_worker.endpoints.base import rpc_method
+from share_worker.engine import validate
 
 
 class ProtectablesEndpoint:
@@ -43,15 +44,16 @@ class ProtectablesEndpoint:
     def show_protectable_instance(self, ctx: o_context.RequestContext,
                                   resource_type: Any,
                                   resource_id: Any) -> dict:
-        return self.engine.show_protectable_instance(ctx, resource_type,
-                                                     resource_id)
+        # the id goes into a Manila URL: refuse '/', '?', '%' ... here
+        return self.engine.show_protectable_instance(
+            ctx, resource_type, validate.resource_id(resource_id))
 
     @rpc_method("resource_type", "resource_id")
     def list_protectable_dependents(self, ctx: o_context.RequestContext,
                                     resource_type: Any,
                                     resource_id: Any) -> list:
-        return self.engine.list_protectable_dependents(ctx, resource_type,
-                                                       resource_id)
+        return self.engine.list_protectable_dependents(
+            ctx, resource_type, validate.resource_id(resource_id))
 
     @rpc_method("resource_type")
     def show_plugin_schemas(self, ctx: o_context.RequestContext,

@@ -9,10 +9,12 @@ as its ``.error`` event, shaped like the record it would have made::
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
 from share_worker import exception
 from share_worker.db.store import isotime
+from share_worker.engine import validate
 
 EVENT_TYPES = {
     "protect": "share_worker.checkpoint.protect.error",
@@ -21,8 +23,21 @@ EVENT_TYPES = {
 }
 
 
+#: a refused request's options are echoed only up to this JSON size
+MAX_ECHOED_OPTIONS = 4096
+
+
 def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and len(value) <= 255 else None
+
+
+def _record_id(value: Any) -> str | None:
+    """The id the request named, if it is a valid one: an event never
+    carries garbage (a 10k-character or path-like "id") as an id."""
+    try:
+        return validate.record_id(value, "checkpoint_id")
+    except exception.InvalidInput:
+        return None
 
 
 def _project(ctxt: Any) -> str | None:
@@ -33,14 +48,24 @@ def _project(ctxt: Any) -> str | None:
 
 
 def _resource(value: Any) -> dict | None:
-    if not isinstance(value, dict):
+    try:
+        value = validate.resource_ref(value)
+    except exception.InvalidInput:
         return None
-    if not all(isinstance(value.get(k), str) for k in ("type", "id")):
-        return None
-    extra = value.get("extra_info")
     return {"type": value["type"], "id": value["id"],
-            "name": _str_or_none(value.get("name")),
-            "extra_info": extra if isinstance(extra, dict) else {}}
+            "name": _str_or_none(value.get("name")), "extra_info": _bounded(
+                value.get("extra_info"))}
+
+
+def _bounded(value: Any) -> dict:
+    """*value* if it is a small enough object, else ``{}``."""
+    if not isinstance(value, dict):
+        return {}
+    try:
+        size = len(json.dumps(value))
+    except (TypeError, ValueError):
+        return {}
+    return value if size <= MAX_ECHOED_OPTIONS else {}
 
 
 def rejected_event(kind: str, ctxt: Any, args: dict,
@@ -49,12 +74,11 @@ def rejected_event(kind: str, ctxt: Any, args: dict,
                    checkpoint: dict | None = None) -> tuple[str, dict]:
     """(event_type, payload) for a refused *kind* request."""
     stamp = isotime(now)
-    options = args.get("options")
-    options = options if isinstance(options, dict) else {}
+    options = _bounded(args.get("options"))
     if kind == "restore":
         payload = {
             "id": None, "project_id": _project(ctxt),
-            "checkpoint_id": _str_or_none(args.get("checkpoint_id")),
+            "checkpoint_id": _record_id(args.get("checkpoint_id")),
             "status": "fail", "options": options,
             "target": {"share_id": None, "mode": None},
             "error": error.to_error(), "created_at": stamp,
@@ -63,7 +87,7 @@ def rejected_event(kind: str, ctxt: Any, args: dict,
         payload = dict(checkpoint, error=error.to_error())
     else:
         payload = {
-            "id": _str_or_none(args.get("checkpoint_id")),
+            "id": _record_id(args.get("checkpoint_id")),
             "project_id": _project(ctxt),
             "resource": _resource(args.get("resource")),
             "status": "error", "options": options, "saved_info": {},

@@ -251,6 +251,11 @@ class Engine(Queries):
         checkpoint = self.store.get_checkpoint(checkpoint_id, ctx.project_id)
         if checkpoint["status"] in ("deleting", "deleted"):
             return checkpoint
+        if checkpoint["status"] not in DELETABLE:
+            raise exception.InvalidState(
+                reason="checkpoint %s is %s; it can be deleted when it is "
+                       "one of %s" % (checkpoint_id, checkpoint["status"],
+                                      ", ".join(DELETABLE)))
         rtype = checkpoint["resource"]["type"]
         self.registry.protection(rtype)
         self._reserve()
