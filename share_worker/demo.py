@@ -77,6 +77,8 @@ class Demo:
                                group="share_worker")
         self.conf.set_override("auth_strategy", "noauth",
                                group="share_worker")
+        # Engine processes would not see these overrides: one process.
+        self.conf.set_override("engine_processes", 0, group="share_worker")
         self.conf.set_override("endpoint_override", self._server.url,
                                group="manila_client")
         self._say("Manila simulator at %s (project %s, share %s)"

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 from oslo_config import cfg
 
-from share_worker import messaging
+from share_worker import exception, messaging
 from share_worker.clients.manila import ManilaClientFactory
 from share_worker.db.store import Store
 from share_worker.endpoints.base import ContextSerializer
@@ -28,6 +29,7 @@ from share_worker.engine.outbox import EventSink
 from share_worker.engine.service import Engine
 from share_worker.notifications import NotifierSink, publisher_id
 from share_worker.plugins.loader import PluginRegistry
+from share_worker.supervisor import EngineProcesses
 
 LOG = logging.getLogger(__name__)
 
@@ -60,6 +62,13 @@ def build_engine(conf: cfg.ConfigOpts, sink: EventSink | None = None,
     return Engine(conf, store, registry, clients, sink=sink)
 
 
+def build_engine_process(conf: cfg.ConfigOpts) -> Engine:
+    """The engine of an engine process: it publishes status events."""
+    transport = messaging.notification_transport(conf)
+    return build_engine(conf, sink=NotifierSink(messaging.notifier(
+        conf, publisher_id(conf), transport)))
+
+
 class WorkerService:
     """The share-worker process: engine + RPC server + status notifier.
 
@@ -69,8 +78,19 @@ class WorkerService:
     for the next start (or another worker).
     """
 
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(self, conf: cfg.ConfigOpts,
+                 argv: Sequence[str] = ()) -> None:
         self.conf = conf
+        self.engine_processes = None
+        if conf.share_worker.engine_processes:
+            if database_url(conf).startswith("sqlite") and \
+                    conf.share_worker.engine_processes > 1:
+                raise exception.ConfigurationError(
+                    reason="[share_worker] engine_processes = %d needs a "
+                           "PostgreSQL [database] connection; a SQLite "
+                           "store takes at most 1"
+                           % conf.share_worker.engine_processes)
+            self.engine_processes = EngineProcesses(conf, argv)
         self.transport = messaging.rpc_transport(conf)
         self._notify_transport = messaging.notification_transport(conf)
         sink = NotifierSink(messaging.notifier(
@@ -83,7 +103,11 @@ class WorkerService:
                                            serializer=ContextSerializer())
 
     def start(self) -> None:
-        self.engine.start()
+        if self.engine_processes is None:
+            self.engine.start()
+        else:
+            self.engine.start(run_operations=False)
+            self.engine_processes.start()
         self.server.start()
         LOG.info("share_worker %s consuming topic %s on exchange %s",
                  self.engine.owner, self.conf.share_worker.topic,
@@ -94,6 +118,8 @@ class WorkerService:
         self.server.stop()
         self.server.wait()
         self.engine.stop()
+        if self.engine_processes is not None:
+            self.engine_processes.stop()
         self.engine.store.dispose()
         self.transport.cleanup()
         self._notify_transport.cleanup()

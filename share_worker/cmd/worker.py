@@ -45,6 +45,7 @@ def prepare(argv: Sequence[str] | None) -> cfg.ConfigOpts:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(argv) if argv is not None else sys.argv[1:]
     conf = prepare(argv)
     demo = None
     if conf.demo:
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.start_simulator()
         demo.start_listener()
     try:
-        worker = WorkerService(conf)
+        worker = WorkerService(conf, argv)
     except (exception.ConfigurationError, exception.PluginLoadError) as e:
         LOG.error("%s", e)
         print("share-worker: %s" % e, file=sys.stderr)

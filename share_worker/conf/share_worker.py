@@ -28,6 +28,13 @@ opts = [
                help="Most operations (protect, restore, delete) accepted "
                     "and not yet finished; beyond it requests are answered "
                     "Busy."),
+    cfg.IntOpt("engine_processes", default=0, min=0, max=16,
+               help="0: the share-worker process also advances the "
+                    "operations it accepts. N > 0: it only accepts (RPC), "
+                    "and starts N engine processes that advance every "
+                    "operation in the store, so accepting never waits for "
+                    "the engine's CPU. With the default SQLite store at "
+                    "most 1; use PostgreSQL for more."),
     cfg.IntOpt("manila_workers", default=8, min=1, max=64,
                help="Threads making Manila calls for the engine. Operations "
                     "waiting on Manila hold no thread."),

@@ -53,6 +53,9 @@ class Operation:
     finished: bool = False
     lease_owner: str | None = None
     lease_until: datetime.datetime | None = None
+    #: claimed from an owner whose lease ran out (it may have been
+    #: midway through a step); not stored
+    taken_over: bool = False
 
     @property
     def record_kind(self) -> str:
@@ -221,20 +224,24 @@ class OperationStore:
         free = sa.and_(t.c.finished.is_(False), sa.or_(
             t.c.lease_owner.is_(None), t.c.lease_until < now),
             sa.or_(t.c.lease_owner.is_(None), t.c.lease_owner != owner))
-        q = sa.select(t.c.id).where(free).order_by(t.c.not_before).limit(
-            limit + len(exclude))
+        q = sa.select(t.c.id, t.c.lease_owner).where(free).order_by(
+            t.c.not_before).limit(limit + len(exclude))
         if not self.store.is_sqlite:
             q = q.with_for_update(skip_locked=True)
         with self.store.write() as conn:
-            ids = [r.id for r in conn.execute(q) if r.id not in exclude]
-            ids = ids[:limit]
+            previous = {r.id: r.lease_owner for r in conn.execute(q)
+                        if r.id not in exclude}
+            ids = list(previous)[:limit]
             if not ids:
                 return []
             conn.execute(sa.update(t).where(t.c.id.in_(ids), free).values(
                 lease_owner=owner, lease_until=lease_until))
             rows = conn.execute(sa.select(t).where(
                 t.c.id.in_(ids), t.c.lease_owner == owner))
-            return [_op_from_row(r) for r in rows]
+            ops = [_op_from_row(r) for r in rows]
+        for op in ops:
+            op.taken_over = previous.get(op.id) is not None
+        return ops
 
     def renew(self, owner: str, lease_until: datetime.datetime) -> None:
         t = models.operations

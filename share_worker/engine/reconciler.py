@@ -54,6 +54,8 @@ class Reconciler:
         self._held: dict[str, Operation] = {}
         #: operations this reconciler brought to a terminal status
         self.finished = 0
+        #: seconds between two looks for unleased or abandoned operations
+        self.claim_interval = max(self._conf.poll_interval, 1.0)
         self._resumed: set[str] = set()
         self._busy: set[str] = set()
         self._ready: collections.deque[str] = collections.deque()
@@ -119,7 +121,7 @@ class Reconciler:
         if now >= self._next_claim:
             self._claim(now, now + lease)
             self._next_claim = now + datetime.timedelta(
-                seconds=max(self._conf.poll_interval, 1.0))
+                seconds=self.claim_interval)
         with self._lock:
             ready = list(self._ready)
             self._ready.clear()
@@ -140,10 +142,11 @@ class Reconciler:
             return
         for op in self._store.claim(self._owner, now, until, room,
                                     exclude=set(self._held)):
-            LOG.info("%s %s: resuming %s at phase %s", op.record_kind,
-                     op.record_id, op.kind, op.phase)
+            if op.taken_over:
+                LOG.info("%s %s: taking over %s at phase %s",
+                         op.record_kind, op.record_id, op.kind, op.phase)
+                self._resumed.add(op.id)
             self._held[op.id] = op
-            self._resumed.add(op.id)
 
     def _scan(self, now: datetime.datetime) -> None:
         groups: dict[tuple, list[Operation]] = {}

@@ -63,19 +63,31 @@ class Engine(Queries):
                                      on_applied=self._applied)
         self._in_flight_lock = threading.Lock()
         self._in_flight = 0
+        self._runs_operations = True
 
     # -- life cycle ---------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, run_operations: bool = True,
+              claim_interval: float | None = None) -> None:
+        """Start advancing operations; with *run_operations* False this
+        engine only accepts them, and engine processes advance them
+        (looking for new ones every *claim_interval* seconds)."""
+        self._runs_operations = run_operations
+        if claim_interval is not None:
+            self.reconciler.claim_interval = claim_interval
         self._in_flight = self.ops.count_unfinished()
-        self.outbox.start()
-        self.reconciler.start()
-        LOG.info("Engine %s started; %d operations in flight in the store",
-                 self.owner, self._in_flight)
+        if run_operations:
+            self.outbox.start()
+            self.reconciler.start()
+        LOG.info("Engine %s started (%s); %d operations in flight in the "
+                 "store", self.owner,
+                 "accepts and runs" if run_operations else "accepts only",
+                 self._in_flight)
 
     def stop(self) -> None:
-        self.reconciler.stop()
-        self.outbox.stop()
+        if self._runs_operations:
+            self.reconciler.stop()
+            self.outbox.stop()
         LOG.info("Engine %s stopped", self.owner)
 
     def _applied(self, finished: int) -> None:
@@ -110,19 +122,25 @@ class Engine(Queries):
             {"type": resource_type}).begin(state)
         if first.wait is not None:
             state["wait"] = wait_state(first.wait)
-        return Operation(
+        op = Operation(
             id=uuid.uuid4().hex, kind=kind, record_id=record_id,
             project_id=ctx.project_id, resource_type=resource_type,
             phase=first.phase, state=state, context=validate.storable(ctx),
             auth_token=ctx.auth_token, attempt=0, not_before=now,
             deadline=now + datetime.timedelta(seconds=timeout),
-            created_at=now, lease_owner=self.owner,
-            lease_until=now + datetime.timedelta(
-                seconds=self._conf.share_worker.lease_seconds))
+            created_at=now)
+        if self._runs_operations:
+            # Leased to this engine before the commit: no other worker's
+            # claim can take it between the commit and the hand-over.
+            op.lease_owner = self.owner
+            op.lease_until = now + datetime.timedelta(
+                seconds=self._conf.share_worker.lease_seconds)
+        return op
 
     def _hand_over(self, op: Operation) -> None:
-        self.reconciler.submit(op)
-        self.outbox.poke()
+        if self._runs_operations:
+            self.reconciler.submit(op)
+            self.outbox.poke()
 
     def report_rejected(self, kind: str, ctxt: Any, args: dict,
                         error: exception.ShareWorkerError) -> None:

@@ -25,9 +25,10 @@ PROTECT_END = "share_worker.checkpoint.protect.end"
 def spawn_worker(worker_conf, tmp_path):
     procs = []
 
-    def spawn(name="w1"):
+    def spawn(name="w1", **share_worker_opts):
         conf_file = tmp_path / ("%s.conf" % name)
-        conf_file.write_text(
+        extra = "".join("%s = %s\n" % kv for kv in share_worker_opts.items())
+        text = (
             "[DEFAULT]\n"
             "transport_url = %(url)s\nstate_path = %(state)s\n"
             "host = %(name)s\n"
@@ -41,6 +42,8 @@ def spawn_worker(worker_conf, tmp_path):
                 "manila": worker_conf.manila_client.endpoint_override,
                 "db": worker_conf.database.connection,
                 "ntopic": worker_conf.oslo_messaging_notifications.topics[0]})
+        conf_file.write_text(text.replace(
+            "[manila_client]", extra + "[manila_client]"))
         log = open(tmp_path / ("%s.log" % name), "w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "share_worker.cmd.worker",
@@ -138,3 +141,45 @@ def test_two_workers_share_one_topic_without_double_work(
     for i in range(len(shares)):
         assert events.for_record("pair-%d" % i) == [
             "share_worker.checkpoint.protect.start", PROTECT_END]
+
+
+def engine_children(worker_pid):
+    out = subprocess.run(["pgrep", "-P", str(worker_pid)],
+                         capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in out]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_engine_processes_do_the_work_and_are_restarted(
+        spawn_worker, worker_conf, rpc, events, sim, processes):
+    if processes > 1 and worker_conf.database.connection.startswith(
+            "sqlite"):
+        pytest.skip("several engine processes need PostgreSQL")
+    sim.sim.set_delays(snapshot_create=0.3)
+    worker = spawn_worker(engine_processes=processes)
+    wait_for(lambda: ready(rpc, worker_conf), timeout=30,
+             what="the worker to answer")
+    children = wait_for(lambda: len(engine_children(worker.pid)) ==
+                        processes and engine_children(worker.pid),
+                        timeout=30, what="the engine processes")
+    shares = sim.sim.create_shares(PROJECT, 10)
+    for i, share_id in enumerate(shares[:5]):
+        rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},
+                    checkpoint_id="ep-%d" % i)
+    for i in range(5):
+        events.wait("ep-%d" % i, PROTECT_END, timeout=30)
+    # An engine process dies: the worker starts another, work goes on.
+    os.kill(children[0], signal.SIGKILL)
+    wait_for(lambda: children[0] not in engine_children(worker.pid)
+             and len(engine_children(worker.pid)) == processes,
+             timeout=30, what="the engine process to be restarted")
+    for i, share_id in enumerate(shares[5:], start=5):
+        rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},
+                    checkpoint_id="ep-%d" % i)
+    for i in range(5, 10):
+        events.wait("ep-%d" % i, PROTECT_END, timeout=30)
+    for share_id in shares:
+        assert len(sim.sim.snapshots(share_id=share_id)) == 1
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    assert engine_children(worker.pid) == []

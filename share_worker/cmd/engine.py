@@ -1,0 +1,56 @@
+"""``python -m share_worker.cmd.engine``: one engine process.
+
+``share-worker`` starts these itself when ``[share_worker]
+engine_processes`` > 0, with its own arguments::
+
+    python -m share_worker.cmd.engine --config-file share_worker.conf
+
+It advances the operations in the store (leases keep processes from
+doing the same work), publishes their status events, and stops on
+SIGTERM, or when the worker that started it is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from oslo_log import log as logging
+
+from share_worker import exception, service
+from share_worker.cmd import worker
+
+LOG = logging.getLogger(__name__)
+
+#: seconds between two looks for new operations (and for the parent)
+_CLAIM_INTERVAL = 0.2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    conf = worker.prepare(argv)
+    try:
+        engine = service.build_engine_process(conf)
+    except (exception.ConfigurationError, exception.PluginLoadError) as e:
+        LOG.error("%s", e)
+        return 2
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    parent = os.getppid()
+    engine.start(claim_interval=min(conf.share_worker.poll_interval,
+                                    _CLAIM_INTERVAL))
+    while not stopping.wait(1.0):
+        if os.getppid() != parent:
+            LOG.error("The worker that started this engine is gone; "
+                      "stopping")
+            break
+    engine.stop()
+    engine.store.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
