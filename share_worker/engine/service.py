@@ -169,15 +169,21 @@ class Engine(Queries):
         validate.require_project(ctx)
         resource = validate.resource_ref(resource)
         plugin = self.registry.protection(resource["type"])
-        if checkpoint_id is None:
-            checkpoint_id = str(uuid.uuid4())
-        else:
+        chosen = checkpoint_id is not None
+        if chosen:
             checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
-            existing = self._existing(ctx, checkpoint_id, resource)
-            if existing is not None:
-                return existing
+        else:
+            checkpoint_id = str(uuid.uuid4())
         options = plugin.prepare_protect(checkpoint_id, options)
-        self._reserve()
+        try:
+            self._reserve()
+        except exception.Busy:
+            # A repeated request is answered even when the worker is full.
+            existing = chosen and self._existing(ctx, checkpoint_id,
+                                                 resource)
+            if existing:
+                return existing
+            raise
         now = self._clock()
         record = dict(
             id=checkpoint_id, project_id=ctx.project_id, user_id=ctx.user_id,

@@ -96,6 +96,9 @@ SAVED_INFO_SCHEMA = {
 #: Manila's limit on names and descriptions.
 _MAX_NAME = 255
 
+_VALIDATORS = {schema["title"]: jsonschema.Draft7Validator(schema)
+               for schema in (OPTIONS_SCHEMA, RESTORE_SCHEMA)}
+
 
 def snapshot_name_for(checkpoint_id: str) -> str:
     """The default snapshot name: the checkpoint's tag."""
@@ -114,7 +117,7 @@ def _validate(schema: dict, value: Any, what: str) -> None:
         raise exception.InvalidInput(
             reason="unknown %s key(s) %s; allowed: %s" % (
                 what, ", ".join(unknown), ", ".join(schema["properties"])))
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(value),
+    errors = sorted(_VALIDATORS[schema["title"]].iter_errors(value),
                     key=lambda e: list(e.path))
     if errors:
         err = errors[0]

@@ -207,6 +207,17 @@ def test_busy_when_max_in_flight(make_engine, manila):
     assert "max_in_flight=1" in str(err.value)
 
 
+def test_repeated_protect_is_answered_even_when_busy(make_engine, manila):
+    engine = make_engine(max_in_flight=1)
+    share = manila.add_share()
+    ref = {"type": SHARE, "id": share.id}
+    first = engine.protect(ctx(), ref, checkpoint_id="cp-busy")
+    assert engine.protect(ctx(), ref, checkpoint_id="cp-busy")["id"] == \
+        first["id"]
+    with pytest.raises(exception.Busy):
+        engine.protect(ctx(), ref, checkpoint_id="cp-other")
+
+
 @pytest.mark.parametrize("resource, error", [
     ("share", exception.InvalidInput),
     ({"type": SHARE}, exception.InvalidInput),
