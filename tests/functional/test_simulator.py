@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import pytest
@@ -13,6 +12,7 @@ from manilaclient import exceptions as manila_exc
 
 from share_worker.simulator import SimulatorFixture
 from share_worker.simulator.fixture import manila_client
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -24,15 +24,6 @@ def fx():
 @pytest.fixture
 def manila(fx):
     return fx.client("proj", version="2.73")
-
-
-def wait_for(predicate, timeout=5.0, interval=0.01):
-    """Poll ``predicate`` until true or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(interval)
 
 
 def test_version_discovery(fx, manila):
