@@ -163,3 +163,18 @@ def test_snapshot_delete_error_is_error_deleting(engine, sim):
     sim.sim.set_status("snapshot", cp["saved_info"]["snapshot_id"], "error")
     assert engine.delete(user_ctx(), cp["id"])["status"] == "deleting"
     engine.sink.wait(cp["id"], "share_worker.checkpoint.delete.end")
+
+
+def test_a_failing_status_poll_is_retried(engine, sim):
+    """Real Manila answered a snapshot list with a 400 (an internal error)
+    while a snapshot was being deleted: a poll that fails is retried by
+    the next cycle, it does not fail the operation."""
+    share_id = sim.sim.create_share(PROJECT)
+    cp = engine.sink.wait(protect(engine, share_id)["id"], PROTECT_END)
+    sim.sim.set_delays(snapshot_delete=0.3)
+    sim.sim.inject_http_fault("GET", r"/snapshots/detail$", status=400,
+                              count=3)
+    engine.delete(user_ctx(), cp["id"])
+    done = engine.sink.wait(cp["id"], "share_worker.checkpoint.delete.end")
+    assert done["status"] == "deleted"
+    assert sim.sim.stats()["statuses"].get("400", 0) == 3
