@@ -124,12 +124,3 @@ def notifier(conf: cfg.ConfigOpts, publisher_id: str,
     transport = transport or notification_transport(conf)
     return oslo_messaging.Notifier(transport, publisher_id=publisher_id)
 
-
-def rpc_client(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
-               version_cap: str | None = None,
-               topic: str | None = None) -> oslo_messaging.RPCClient:
-    target = oslo_messaging.Target(
-        exchange=conf.control_exchange,
-        topic=topic or conf.share_worker.topic, version=RPC_VERSION)
-    return oslo_messaging.get_rpc_client(transport, target,
-                                         version_cap=version_cap)

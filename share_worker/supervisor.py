@@ -77,5 +77,3 @@ class EngineProcesses:
                 proc.kill()
                 proc.wait(timeout=10)
 
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._procs if p is not None]

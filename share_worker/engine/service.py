@@ -32,7 +32,7 @@ from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
 from share_worker.engine.queries import Queries
 from share_worker.engine.reconciler import Reconciler
 from share_worker.engine.rejected import rejected_event
-from share_worker.engine.steps import KINDS, StepRunner, wait_state
+from share_worker.engine.steps import KINDS, StepRunner
 
 LOG = logging.getLogger(__name__)
 
@@ -115,17 +115,10 @@ class Engine(Queries):
         now = self._clock()
         timeout = self._conf.share_worker[_TIMEOUTS[kind]]
         state["timeout"] = timeout
-        plugin = self.registry.protection(resource_type)
-        first = {"protect": plugin.get_protect_operation,
-                 "restore": plugin.get_restore_operation,
-                 "delete": plugin.get_delete_operation}[kind](
-            {"type": resource_type}).begin(state)
-        if first.wait is not None:
-            state["wait"] = wait_state(first.wait)
         op = Operation(
             id=uuid.uuid4().hex, kind=kind, record_id=record_id,
             project_id=ctx.project_id, resource_type=resource_type,
-            phase=first.phase, state=state, context=validate.storable(ctx),
+            phase="start", state=state, context=validate.storable(ctx),
             auth_token=ctx.auth_token, attempt=0, not_before=now,
             deadline=now + datetime.timedelta(seconds=timeout),
             created_at=now)

@@ -7,7 +7,6 @@ call or the reading of a polled status) that returns a
 transition, so a restarted worker resumes at the last phase::
 
     op = plugin.get_protect_operation(resource)
-    op.begin(state)                    # Transition(phase="start")
     t = op.act("start", step)          # checks the share, snapshots it
     t.wait                             # Wait("snapshot", "<id>")
     t = op.observe("wait_snapshot", step, {"status": "available", ...})
@@ -98,11 +97,8 @@ class StepContext(abc.ABC):
 
 
 class Operation(abc.ABC):
-    """A resumable protect, restore or delete, driven phase by phase."""
-
-    def begin(self, state: dict) -> Transition:
-        """The first phase (and what it waits on) for a new operation."""
-        return Transition(phase="start")
+    """A resumable protect, restore or delete, driven phase by phase;
+    every operation begins at phase ``start``."""
 
     @abc.abstractmethod
     def act(self, phase: str, step: StepContext) -> Transition:

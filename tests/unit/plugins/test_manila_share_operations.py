@@ -22,10 +22,8 @@ def manila():
 
 
 def start_protect(manila, step, op=None):
-    """begin -> start (show the share, snapshot it)."""
+    """Phase start: show the share, snapshot it."""
     op = op or ops.ProtectShare()
-    first = op.begin(step.state)
-    assert first.phase == "start" and first.wait is None
     return op.act("start", step)
 
 
