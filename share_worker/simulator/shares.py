@@ -205,19 +205,9 @@ def index(store: Store, ctx: models.RequestContext, query: dict,
                 ids = dict.fromkeys([*ids, *others])
                 key = key or (lambda s: s.created_at)
 
-    def records(order):
-        for share_id in order:
-            share = store.shares[share_id]
-            if all(check(share) for check in wanted):
-                yield share
-
-    found = page.paginate(records(ids), key, records(reversed(ids)))
     render = views.share_detail if detail else views.share_summary
-    body: dict = {"shares": [render(ctx, s) for s in found]}
-    if page.limit and len(found) == page.limit:
-        body["shares_links"] = [
-            views.next_link(ctx, "shares", query, found[-1].id)
-        ]
+    body = views.list_body(ctx, query, page, key, ids, store.shares, wanted,
+                           render, "shares", "shares_links")
     return 200, body
 
 

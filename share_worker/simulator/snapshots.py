@@ -143,19 +143,10 @@ def index(store: Store, ctx: models.RequestContext, query: dict,
         ids = store.project_snapshots.get(ident.project_id, {})
     wanted = _filters(ctx, query)
 
-    def records(order):
-        for snapshot_id in order:
-            snapshot = store.snapshots[snapshot_id]
-            if all(check(snapshot) for check in wanted):
-                yield snapshot
-
-    found = page.paginate(records(ids), key, records(reversed(ids)))
     render = views.snapshot_detail if detail else views.snapshot_summary
-    body: dict = {"snapshots": [render(ctx, s) for s in found]}
-    if page.limit and len(found) == page.limit:
-        body["share_snapshots_links"] = [
-            views.next_link(ctx, "snapshots", query, found[-1].id)
-        ]
+    body = views.list_body(ctx, query, page, key, ids, store.snapshots,
+                           wanted, render, "snapshots",
+                           "share_snapshots_links")
     return 200, body
 
 

@@ -12,6 +12,9 @@ each versioned field appears from the microversion Manila added it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from share_worker.simulator import models
 
 _TENANT_VISIBLE_SPECS = (
@@ -50,6 +53,26 @@ def links(ctx: models.RequestContext, collection: str, ident: str) -> list:
             "href": f"{ctx.link_prefix(False)}/{collection}/{ident}",
         },
     ]
+
+
+def list_body(ctx: models.RequestContext, query: dict, page: Any,
+              key: Any, ids: Any, table: dict, wanted: list,
+              render: Callable, collection: str, links_key: str) -> dict:
+    """One page of a list call: the records of *table* named by *ids*
+    (in creation order) that pass every *wanted* check, rendered, with
+    Manila's next link when the page is full."""
+
+    def records(order: Any) -> Any:
+        for record_id in order:
+            record = table[record_id]
+            if all(check(record) for check in wanted):
+                yield record
+
+    found = page.paginate(records(ids), key, records(reversed(ids)))
+    body: dict = {collection: [render(ctx, r) for r in found]}
+    if page.limit and len(found) == page.limit:
+        body[links_key] = [next_link(ctx, collection, query, found[-1].id)]
+    return body
 
 
 def next_link(
