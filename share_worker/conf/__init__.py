@@ -12,9 +12,16 @@ passes it down::
 
 from oslo_config import cfg
 
-from share_worker.conf import database, default, manila_client, share_worker
+from share_worker.conf import (
+    database,
+    default,
+    manila_client,
+    manila_notifications,
+    share_worker,
+)
 
-MODULES = (default, share_worker, database, manila_client)
+MODULES = (default, share_worker, database, manila_client,
+           manila_notifications)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

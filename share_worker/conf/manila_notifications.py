@@ -1,0 +1,51 @@
+"""Options of the ``[manila_notifications]`` group: where the worker
+listens to Manila's own notifications (``share.create.end``, ...).
+
+Manila publishes them on its ``control_exchange`` (Manila's default is
+``openstack``), topic ``notifications``, when its
+``[oslo_messaging_notifications] driver = messagingv2``. The worker
+consumes them through its own pool (its own queue), so consumers such as
+Ceilometer keep receiving every message.
+
+Example::
+
+    from oslo_config import cfg
+    from share_worker.conf import manila_notifications
+    conf = cfg.ConfigOpts()
+    manila_notifications.register_opts(conf)
+    conf([])
+    conf.manila_notifications.exchange    # 'openstack'
+"""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup("manila_notifications",
+                     title="Manila's notifications the worker consumes")
+
+opts = [
+    cfg.BoolOpt("enabled", default=True,
+                help="Listen to Manila's notifications and protect shares "
+                     "whose policies name the event in their triggers."),
+    cfg.StrOpt("transport_url", secret=True,
+               help="Transport URL of the broker and virtual host Manila "
+                    "publishes on. Unset: the worker's own "
+                    "[DEFAULT] transport_url."),
+    cfg.StrOpt("exchange", default="openstack",
+               help="Manila's control_exchange (Manila's default is "
+                    "'openstack'; many deployments set 'manila')."),
+    cfg.ListOpt("topics", default=["notifications"],
+                help="Manila's [oslo_messaging_notifications] topics."),
+    cfg.StrOpt("pool", default="share_worker",
+               help="Listener pool: the worker's own queue on Manila's "
+                    "topics, so other consumers keep their messages. "
+                    "Workers sharing a pool share the events."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts() -> list:
+    return [(GROUP, opts)]
