@@ -24,4 +24,5 @@ def test_sample_config_is_current(tmp_path):
 def test_every_option_group_is_listed():
     from share_worker.conf import opts
     groups = {getattr(g, "name", g) for g, _ in opts.list_opts()}
-    assert groups == {"DEFAULT", "share_worker", "database", "manila_client"}
+    assert groups == {"DEFAULT", "share_worker", "database", "manila_client",
+                      "manila_notifications"}
