@@ -23,10 +23,11 @@ from oslo_messaging import opts as om_opts
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 from oslo_messaging.rpc import server as rpc_server_mod
 
+from share_worker import exception
 from share_worker.conf import opts as sw_opts
 from share_worker.endpoints import base as endpoints_base
 
-RPC_VERSION = "1.0"
+RPC_VERSION = "1.1"
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register oslo.messaging's options on *conf* with our defaults.
@@ -116,6 +117,27 @@ def rpc_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
         access_policy=rpc_dispatcher.ExplicitRPCAccessPolicy)
     return rpc_server_mod.RPCServer(transport, rpc_target(conf, conf.host),
                                     dispatcher)
+
+
+def manila_notification_listener(
+        conf: cfg.ConfigOpts, endpoints: list,
+        transport: oslo_messaging.Transport | None = None) -> Any:
+    """A listener of Manila's notifications as ``[manila_notifications]``
+    says: Manila's exchange and topics, the worker's own pool (queue),
+    the threading executor; an endpoint may ask for a message to be
+    requeued."""
+    mconf = conf.manila_notifications
+    if mconf.pool == conf.share_worker.topic:
+        raise exception.ConfigurationError(
+            reason="[manila_notifications] pool %r is the name of the RPC "
+                   "queue ([share_worker] topic): choose another pool"
+                   % mconf.pool)
+    transport = transport or notification_transport(
+        conf, mconf.transport_url)
+    targets = [oslo_messaging.Target(exchange=mconf.exchange, topic=topic)
+               for topic in mconf.topics]
+    return oslo_messaging.get_notification_listener(
+        transport, targets, endpoints, pool=mconf.pool, allow_requeue=True)
 
 
 def notifier(conf: cfg.ConfigOpts, publisher_id: str,
