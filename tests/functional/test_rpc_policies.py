@@ -165,3 +165,39 @@ def test_manila_create_event_protects_a_matching_share(
                          dict(payload, share_id=second))
     wait_for(lambda: len(policy_checkpoints(rpc, policy["id"])) == 2,
              timeout=20, what="the second share's checkpoint")
+
+
+def test_other_consumers_of_manila_events_keep_their_messages(
+        start_service, rpc, sim, rabbit_vhost, worker_conf):
+    """The worker listens in a pool of its own: a consumer such as
+    Ceilometer on the same topic still gets every event."""
+    topic = worker_conf.manila_notifications.topics[0]
+    seen = []
+
+    class Ceilometer:
+        def info(self, ctxt, publisher_id, event_type, payload, metadata):
+            seen.append(payload["share_id"])
+
+    transport = oslo_messaging.get_notification_transport(
+        worker_conf, rabbit_vhost.url)
+    other = oslo_messaging.get_notification_listener(
+        transport, [oslo_messaging.Target(exchange="openstack",
+                                          topic=topic)],
+        [Ceilometer()], pool="ceilometer")
+    other.start()
+    try:
+        start_service()
+        share_id = sim.sim.create_share(PROJECT)
+        policy = rpc.create_policy(user_ctx(), {
+            "name": "on create", "resources": {"share_ids": [share_id]},
+            "triggers": ["share.create.end"]})
+        publish_manila_event(rabbit_vhost, worker_conf, "share.create.end",
+                             {"share_id": share_id, "project_id": PROJECT})
+        wait_for(lambda: policy_checkpoints(rpc, policy["id"]), timeout=20,
+                 what="the worker's checkpoint")
+        wait_for(lambda: seen == [share_id], timeout=20,
+                 what="the other consumer's copy")
+    finally:
+        other.stop()
+        other.wait()
+        transport.cleanup()

@@ -153,3 +153,38 @@ def test_manila_create_event_protects_a_new_share(real_cloud, engine,
         engine.delete_policy(ctx, policy["id"])
     cleanup(manila, engine, ctx, policy["id"], share)
     manila.shares.delete(plain.id)
+
+
+def test_a_scheduled_policy_keeps_exactly_n_checkpoints(real_cloud, engine,
+                                                        cloud_conf):
+    cloud_conf.set_override("scheduler_interval", 0.2, group="share_worker")
+    cloud_conf.set_override("retention_interval", 0.2, group="share_worker")
+    manila = real_cloud.manila("sw-user-a")
+    share = new_share(real_cloud, manila, "sw-policy-retention")
+    ctx = user_context(real_cloud, "sw-user-a")
+    policy = engine.create_policy(ctx, {
+        "name": "keep two", "resources": {"share_ids": [share.id]},
+        "schedule": {"interval_seconds": 2}, "retention": {"max_count": 2}})
+    scheduler = Scheduler(engine, cloud_conf)
+    scheduler.start()
+    try:
+        wait_for(lambda: len(engine.list_checkpoints(
+            ctx, {"policy_id": policy["id"]})) >= 4, timeout=120,
+            interval=0.5, what="four scheduled checkpoints")
+        engine.update_policy(ctx, policy["id"], {"enabled": False})
+
+        def settled():
+            cps = engine.list_checkpoints(ctx, {"policy_id": policy["id"]})
+            statuses = [c["status"] for c in cps]
+            return statuses[:2] == ["available"] * 2 and set(
+                statuses[2:]) <= {"deleted"} and cps
+        cps = wait_for(settled, timeout=120, interval=0.5,
+                       what="retention down to two checkpoints")
+    finally:
+        scheduler.stop()
+    snapshots = [s for s in manila.share_snapshots.list()
+                 if s.share_id == share.id]
+    assert sorted(s.id for s in snapshots) == sorted(
+        c["saved_info"]["snapshot_id"] for c in cps[:2])
+    engine.delete_policy(ctx, policy["id"])
+    cleanup(manila, engine, ctx, policy["id"], share)
