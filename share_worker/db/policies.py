@@ -113,10 +113,10 @@ class PolicyStore:
         """Enabled policies whose next tick has come, or whose claimed
         tick was left unfinished past its lease."""
         q = sa.select(_T).where(_T.c.enabled.is_(True), sa.or_(
-            _T.c.next_run_at <= now,
+            sa.and_(_T.c.pending_tick.is_(None), _T.c.next_run_at <= now),
             sa.and_(_T.c.pending_tick.is_not(None),
                     _T.c.pending_until <= now))
-        ).order_by(_T.c.next_run_at).limit(limit)
+        ).order_by(_T.c.next_run_at, _T.c.id).limit(limit)
         with self.store.read() as conn:
             return list(conn.execute(q))
 

@@ -32,6 +32,8 @@ from share_worker.scheduler import retention, schedule
 
 LOG = logging.getLogger(__name__)
 _MICROSECOND = datetime.timedelta(microseconds=1)
+#: due policies read per query; a cycle goes on until none is left
+_BATCH = 100
 
 
 class Scheduler:
@@ -82,32 +84,36 @@ class Scheduler:
 
     def run_once(self) -> int:
         """Fire every due tick this worker claims; how many fired."""
-        policies = self.engine.policies
-        now = self._clock()
         fired = 0
-        for row in policies.due(now):
-            if self._stop.is_set():
+        while not self._stop.is_set():
+            batch = self.engine.policies.due(self._clock(), _BATCH)
+            fired += sum(self._run_due(row) for row in batch)
+            if len(batch) < _BATCH:
                 break
-            if row.pending_tick is not None:
-                if row.pending_until <= now and policies.take_over_tick(
-                        row, now, self._lease(now)):
-                    LOG.info("Policy %s: taking over run %s left unfinished",
-                             row.id, isotime(row.pending_tick))
-                    fired += self._fire(row, row.pending_tick)
-                continue
-            due, new_next = self._plan(row, now)
-            if not policies.claim_tick(row, new_next, due, self._lease(now)):
-                continue               # another worker has it
-            if due is None:
-                LOG.warning("Policy %s: runs since %s missed by more than "
-                            "%d s; skipped, next run %s", row.id,
-                            isotime(row.next_run_at),
-                            self._conf.scheduler_catchup_window,
-                            isotime(new_next))
-                continue
-            fired += self._fire(row, due)
         self.fired += fired
         return fired
+
+    def _run_due(self, row: Any) -> int:
+        """Claim and fire one due policy's tick; 1 if it fired."""
+        policies = self.engine.policies
+        now = self._clock()
+        if row.pending_tick is not None:
+            if not policies.take_over_tick(row, now, self._lease(now)):
+                return 0           # another worker took it over
+            LOG.info("Policy %s: taking over run %s left unfinished",
+                     row.id, isotime(row.pending_tick))
+            return self._fire(row, row.pending_tick)
+        due, new_next = self._plan(row, now)
+        if not policies.claim_tick(row, new_next, due, self._lease(now)):
+            return 0               # another worker has it
+        if due is None:
+            LOG.warning("Policy %s: runs since %s missed by more than "
+                        "%d s; skipped, next run %s", row.id,
+                        isotime(row.next_run_at),
+                        self._conf.scheduler_catchup_window,
+                        isotime(new_next))
+            return 0
+        return self._fire(row, due)
 
     def _plan(self, row: Any, now: datetime.datetime) -> tuple:
         """(tick to run or None, next_run_at to store). Of the ticks

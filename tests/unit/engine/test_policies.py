@@ -220,6 +220,14 @@ def test_a_due_tick_fires_once_with_schedule_trigger(engine, manila,
     assert shown["next_run_at"] > policy["next_run_at"]
 
 
+def test_one_cycle_fires_every_due_policy(engine, scheduler, clock):
+    for i in range(130):        # more than one batch of due policies
+        engine.create_policy(ctx(), hourly(name="p%d" % i))
+    clock.jump(3600)
+    assert scheduler.run_once() == 130
+    assert scheduler.run_once() == 0
+
+
 def test_a_long_outage_runs_one_catch_up_not_a_storm(engine, manila,
                                                      scheduler, clock):
     manila.add_share()
