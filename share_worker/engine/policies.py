@@ -130,10 +130,18 @@ class PolicyMethods:
             if share_id is not None:
                 ids = [s for s in ids if s == share_id]
             return [{"type": RESOURCE_TYPE, "id": s} for s in ids]
-        parameters = ({"metadata": resources["metadata"]}
-                      if "metadata" in resources else None)
         plugin = self.registry.protectable(RESOURCE_TYPE)
-        found = plugin.list_resources(ctx, parameters)
+        if share_id is not None and "all_shares" in resources:
+            # One share of the project: read it rather than list them all.
+            try:
+                found = [plugin.show_resource(ctx, share_id)]
+            except exception.ResourceNotFound:
+                return []
+            found = [r for r in found if r["extra_info"].get("protectable")]
+        else:
+            parameters = ({"metadata": resources["metadata"]}
+                          if "metadata" in resources else None)
+            found = plugin.list_resources(ctx, parameters)
         return [{"type": RESOURCE_TYPE, "id": r["id"], "name": r.get("name")}
                 for r in found if share_id is None or r["id"] == share_id]
 

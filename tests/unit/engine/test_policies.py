@@ -366,3 +366,19 @@ def test_delete_event_retires_the_share_from_policies(engine):
     engine.on_share_event("share.delete.end", "p1", "s1", "event:m-9")
     assert engine.show_policy(ctx(), policy["id"])["resources"] == {
         "share_ids": ["s2"]}
+
+
+def test_an_all_shares_policy_protects_the_event_share_if_usable(engine,
+                                                                 manila):
+    good = manila.add_share()
+    broken = manila.add_share(status="error")
+    policy = engine.create_policy(ctx(), {
+        "name": "all", "resources": {"all_shares": True},
+        "triggers": ["share.create.end", "share.extend.end"]})
+    made = engine.on_share_event("share.extend.end", "p1", good.id, "e:1")
+    assert [c["resource"]["id"] for c in made] == [good.id]
+    assert engine.on_share_event("share.create.end", "p1", broken.id,
+                                 "e:2") == []
+    assert engine.on_share_event("share.create.end", "p1", "gone",
+                                 "e:3") == []
+    assert len(policy_checkpoints(engine, policy["id"])) == 1
