@@ -25,7 +25,7 @@ from oslo_config import cfg
 from oslo_context import context as o_context
 
 from share_worker import exception
-from share_worker.clients.keystone import owner_actor
+from share_worker.clients.trusts import owner_actor
 from share_worker.db.operations import Operation, OperationStore
 from share_worker.db.policies import PolicyStore
 from share_worker.db.store import Store, utcnow
@@ -56,7 +56,7 @@ class Engine(Queries, PolicyMethods):
         self.store = store
         self.ops = OperationStore(store)
         self.policies = PolicyStore(store)
-        #: who policies' automatic operations act as (see clients.keystone)
+        #: who policies' automatic operations act as (see clients.trusts)
         self.actor = actor or owner_actor(conf)
         self.registry = registry
         self.clients = clients

@@ -7,7 +7,7 @@ import pytest
 from oslo_context import context as o_context
 
 from share_worker import exception
-from share_worker.clients.keystone import ProjectActor
+from share_worker.clients.trusts import ProjectActor
 from share_worker.db.store import Store, utcnow
 from share_worker.engine.policies import run_checkpoint_id
 from share_worker.engine.service import Engine
