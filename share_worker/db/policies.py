@@ -120,6 +120,18 @@ class PolicyStore:
         with self.store.read() as conn:
             return list(conn.execute(q))
 
+    def soonest(self) -> datetime.datetime | None:
+        """When the next tick falls due or pending lease runs out."""
+        enabled = _T.c.enabled.is_(True)
+        q = sa.select(sa.func.min(_T.c.next_run_at)).where(
+            enabled, _T.c.pending_tick.is_(None))
+        lq = sa.select(sa.func.min(_T.c.pending_until)).where(
+            enabled, _T.c.pending_tick.is_not(None))
+        with self.store.read() as conn:
+            times = [conn.execute(q).scalar(), conn.execute(lq).scalar()]
+        times = [t for t in times if t is not None]
+        return min(times) if times else None
+
     def claim_tick(self, row: Any, new_next: datetime.datetime | None,
                    tick: datetime.datetime | None,
                    lease_until: datetime.datetime) -> bool:

@@ -47,6 +47,12 @@ class PolicyMethods:
     policies: PolicyStore
     actor: Any
     registry: Any
+    #: called after a policy is created or changed (the scheduler wakes)
+    policy_watchers: list
+
+    def _policy_changed(self) -> None:
+        for watcher in self.policy_watchers:
+            watcher()
 
     def _policy_plugin(self) -> Any:
         return self.registry.protection(RESOURCE_TYPE)
@@ -73,6 +79,7 @@ class PolicyMethods:
         except Exception:
             self.actor.revoke(values["trust_id"], ctx)
             raise
+        self._policy_changed()
         LOG.info("Policy %s (%s) created for project %s; next run %s "
                  "(request %s)", record["id"], record["name"],
                  ctx.project_id, record["next_run_at"], ctx.request_id)
@@ -105,6 +112,7 @@ class PolicyMethods:
                 values.get("enabled", row.enabled), now, row.created_at)
         values["updated_at"] = now
         record = self.policies.update(policy_id, ctx.project_id, values)
+        self._policy_changed()
         LOG.info("Policy %s updated (%s) (request %s)", policy_id,
                  ", ".join(sorted(set(values) - {"updated_at"})),
                  ctx.request_id)

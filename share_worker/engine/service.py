@@ -58,6 +58,7 @@ class Engine(Queries, PolicyMethods):
         self.policies = PolicyStore(store)
         #: who policies' automatic operations act as (see clients.trusts)
         self.actor = actor or owner_actor(conf)
+        self.policy_watchers: list[Callable[[], None]] = []
         self.registry = registry
         self.clients = clients
         self._clock = clock

@@ -45,7 +45,10 @@ class Scheduler:
         self._conf = conf.share_worker
         self._clock = clock
         self._stop = threading.Event()
+        #: set to end a pause early: stop, or a policy created or changed
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        engine.policy_watchers.append(self._wake.set)
         self._last_prune: datetime.datetime | None = None
         #: ticks this scheduler fired (tests and logs)
         self.fired = 0
@@ -59,12 +62,17 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
             self._thread = None
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._conf.scheduler_interval):
+        while True:
+            self._wake.wait(self._pause())
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.run_once()
                 now = self._clock()
@@ -76,6 +84,21 @@ class Scheduler:
             except Exception:
                 LOG.exception("Scheduler cycle failed; next cycle in %.1f s",
                               self._conf.scheduler_interval)
+
+    def _pause(self) -> float:
+        """Seconds to the next due tick or pending lease, at most
+        scheduler_interval (policies other workers create are seen
+        within that)."""
+        longest = self._conf.scheduler_interval
+        try:
+            soonest = self.engine.policies.soonest()
+        except Exception:
+            LOG.exception("Could not read the next scheduled run")
+            return longest
+        if soonest is None:
+            return longest
+        wait = (soonest - self._clock()).total_seconds()
+        return min(longest, max(0.0, wait))
 
     # -- ticks --
 

@@ -382,3 +382,20 @@ def test_an_all_shares_policy_protects_the_event_share_if_usable(engine,
     assert engine.on_share_event("share.create.end", "p1", "gone",
                                  "e:3") == []
     assert len(policy_checkpoints(engine, policy["id"])) == 1
+
+
+def test_the_scheduler_thread_wakes_for_each_due_tick(engine, manila, conf):
+    """A pause lasts until the next run falls due (or a policy changes),
+    not a whole scheduler_interval."""
+    conf.set_override("scheduler_interval", 60, group="share_worker")
+    scheduler = Scheduler(engine, conf)
+    scheduler.start()
+    try:
+        policy = engine.create_policy(ctx(), hourly(
+            schedule={"interval_seconds": 1}))
+        wait_for(lambda: scheduler.fired >= 2, timeout=10,
+                 what="two ticks a second apart")
+    finally:
+        scheduler.stop()
+    assert engine.policies.soonest() > engine.policies.get_row(
+        policy["id"]).created_at
