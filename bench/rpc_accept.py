@@ -199,9 +199,10 @@ def _worker_config(path: str, url: str, topic: str, manila: str,
     for item in extra:
         name, _, value = item.partition("=")
         group, _, option = name.rpartition(".")
-        if not parser.has_section(group or "DEFAULT"):
+        group = group or "DEFAULT"
+        if group != "DEFAULT" and not parser.has_section(group):
             parser.add_section(group)
-        parser.set(group or "DEFAULT", option, value)
+        parser.set(group, option, value)
     with open(path, "w") as f:
         parser.write(f)
 

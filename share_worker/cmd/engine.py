@@ -29,8 +29,19 @@ LOG = logging.getLogger(__name__)
 _CLAIM_INTERVAL = 0.2
 
 
+def lower_priority(increment: int) -> None:
+    """Yield the CPU to the worker that records requests (engine_nice)."""
+    if increment:
+        try:
+            os.nice(increment)
+        except OSError as e:
+            LOG.warning("Could not lower the engine process's priority "
+                        "(engine_nice = %d): %s", increment, e)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     conf = worker.prepare(argv)
+    lower_priority(conf.share_worker.engine_nice)
     try:
         engine = service.build_engine_process(conf)
     except (exception.ConfigurationError, exception.PluginLoadError) as e:

@@ -35,6 +35,13 @@ opts = [
                     "operation in the store, so accepting never waits for "
                     "the engine's CPU. With the default SQLite store at "
                     "most 1; use PostgreSQL for more."),
+    cfg.IntOpt("engine_nice", default=10, min=0, max=19,
+               help="Niceness added to engine processes (engine_processes "
+                    "> 0). On a busy host the share-worker process, which "
+                    "records requests (callers wait for that, and RabbitMQ "
+                    "has handed the messages over already), gets the CPU "
+                    "first; engine processes use what is left, which is "
+                    "all of it when no requests arrive. 0: same priority."),
     cfg.IntOpt("manila_workers", default=8, min=1, max=64,
                help="Threads making Manila calls for the engine. Operations "
                     "waiting on Manila hold no thread."),

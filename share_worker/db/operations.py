@@ -13,102 +13,26 @@ to the outbox in the same transaction (invariant 4)::
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
-import types
 from collections.abc import Iterator
-from typing import Any
 
 import sqlalchemy as sa
 
-from share_worker import exception
-from share_worker.db import models
-from share_worker.db.store import Store, checkpoint_dict, restore_dict, utcnow
+from share_worker.db import acceptance, models
+from share_worker.db.rows import (  # noqa: F401 - re-exported
+    TABLES,
+    Advance,
+    Operation,
+    RecordChange,
+    emit,
+    event_rows,
+    op_from_row,
+)
+from share_worker.db.store import Store, utcnow
 
-PAYLOAD_VERSION = "1.0"
 #: PostgreSQL advisory lock key held by the worker publishing the outbox
 _PUBLISHER_LOCK = 0x5357_0001
 
-_TABLES = {"checkpoint": (models.checkpoints, checkpoint_dict),
-           "restore": (models.restores, restore_dict)}
-
-
-@dataclasses.dataclass
-class Operation:
-    """In-memory view of one operation row."""
-
-    id: str
-    kind: str
-    record_id: str
-    project_id: str
-    resource_type: str
-    phase: str
-    state: dict
-    context: dict
-    auth_token: str | None
-    attempt: int
-    not_before: datetime.datetime
-    deadline: datetime.datetime
-    created_at: datetime.datetime
-    finished: bool = False
-    lease_owner: str | None = None
-    lease_until: datetime.datetime | None = None
-    #: claimed from an owner whose lease ran out (it may have been
-    #: midway through a step); not stored
-    taken_over: bool = False
-
-    @property
-    def record_kind(self) -> str:
-        return "restore" if self.kind == "restore" else "checkpoint"
-
-
-@dataclasses.dataclass
-class RecordChange:
-    """New column values for an operation's record, and events to emit."""
-
-    values: dict
-    events: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass
-class Advance:
-    """The new state of an operation after one step."""
-
-    op: Operation
-    record: RecordChange | None = None
-
-
-def _op_from_row(row: Any) -> Operation:
-    return Operation(
-        id=row.id, kind=row.kind, record_id=row.record_id,
-        project_id=row.project_id, resource_type=row.resource_type,
-        phase=row.phase, state=dict(row.state), context=dict(row.context),
-        auth_token=row.auth_token, attempt=row.attempt,
-        not_before=row.not_before, deadline=row.deadline,
-        created_at=row.created_at, finished=row.finished)
-
-
-def _event_rows(record: dict, events: list[tuple[str, str]],
-                now: datetime.datetime) -> list[dict]:
-    payload = dict(record, payload_version=PAYLOAD_VERSION)
-    return [dict(event_type=event_type, priority=priority,
-                 record_id=record["id"], payload=payload, created_at=now)
-            for event_type, priority in events]
-
-
-def _emit(conn: sa.engine.Connection, kind: str, record_id: str,
-          events: list[tuple[str, str]], now: datetime.datetime) -> dict:
-    table, to_dict = _TABLES[kind]
-    row = conn.execute(_SELECT_BY_ID[kind], {"rid": record_id}).one()
-    record = to_dict(row)
-    conn.execute(models.events.insert(), _event_rows(record, events, now))
-    return record
-
-
-# Statements built once: executing them with parameters skips
-# SQLAlchemy's per-call statement construction and cache-key work.
-_SELECT_BY_ID = {kind: sa.select(t).where(t.c.id == sa.bindparam("rid"))
-                 for kind, (t, _) in _TABLES.items()}
 _OPS = models.operations
 _OP_FENCE = sa.and_(_OPS.c.id == sa.bindparam("b_id"),
                     _OPS.c.lease_owner == sa.bindparam("b_owner"),
@@ -125,7 +49,7 @@ _RECORD_UPDATES: dict[tuple, sa.Update] = {}
 def _record_update(kind: str, keys: tuple) -> sa.Update:
     stmt = _RECORD_UPDATES.get((kind,) + keys)
     if stmt is None:
-        table, _ = _TABLES[kind]
+        table, _ = TABLES[kind]
         stmt = sa.update(table).where(
             table.c.id == sa.bindparam("b_id")).values(
             {k: sa.bindparam(k) for k in keys})
@@ -139,7 +63,7 @@ class OperationStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    # -- acceptance ---------------------------------------------------------
+    # -- acceptance (share_worker.db.acceptance) ---------------------------
 
     def accept(self, kind: str, record: dict, op: Operation,
                event_type: str) -> tuple[dict, bool]:
@@ -148,18 +72,14 @@ class OperationStore:
         When the record id exists already, nothing is written and the
         existing record comes back with ``created`` False.
         """
-        table, to_dict = _TABLES[kind]
-        with self.store.write() as conn:
-            existing = conn.execute(_SELECT_BY_ID[kind],
-                                    {"rid": record["id"]}).first()
-            if existing is not None:
-                return to_dict(existing), False
-            conn.execute(table.insert(), record)
-            conn.execute(_OPS.insert(), self._op_values(op))
-            created = to_dict(types.SimpleNamespace(**record))
-            conn.execute(models.events.insert(), _event_rows(
-                created, [(event_type, "INFO")], op.created_at))
-            return created, True
+        return acceptance.accept_many(
+            self.store, [acceptance.Acceptance(kind, record, op,
+                                               event_type)])[0]
+
+    def accept_many(self, items: list[acceptance.Acceptance]
+                    ) -> list[tuple[dict, bool]]:
+        """:meth:`accept` for several records in one transaction."""
+        return acceptance.accept_many(self.store, items)
 
     def accept_delete(self, checkpoint_id: str, project_id: str,
                       allowed: tuple[str, ...], op: Operation,
@@ -169,46 +89,8 @@ class OperationStore:
         Returns (checkpoint, created); a checkpoint already deleting or
         deleted comes back unchanged with ``created`` False.
         """
-        t = models.checkpoints
-        now = op.created_at
-        with self.store.write() as conn:
-            row = conn.execute(sa.select(t).where(
-                t.c.id == checkpoint_id, t.c.project_id == project_id)
-            ).first()
-            if row is None:
-                raise exception.CheckpointNotFound(
-                    checkpoint_id=checkpoint_id)
-            if row.status in ("deleting", "deleted"):
-                return checkpoint_dict(row), False
-            if row.status not in allowed:
-                raise exception.InvalidState(
-                    reason="checkpoint %s is %s; it can be deleted when "
-                           "it is one of %s" % (checkpoint_id, row.status,
-                                                ", ".join(allowed)))
-            done = conn.execute(sa.update(t).where(
-                t.c.id == checkpoint_id, t.c.status == row.status).values(
-                status="deleting", error=None, updated_at=now))
-            if done.rowcount != 1:
-                raise exception.InvalidState(
-                    reason="checkpoint %s changed status meanwhile; retry"
-                           % checkpoint_id)
-            op.state.setdefault("saved_info", row.saved_info)
-            conn.execute(sa.insert(models.operations).values(
-                **self._op_values(op)))
-            return _emit(conn, "checkpoint", checkpoint_id,
-                         [(event_type, "INFO")], now), True
-
-    @staticmethod
-    def _op_values(op: Operation) -> dict:
-        return dict(
-            id=op.id, kind=op.kind, record_id=op.record_id,
-            project_id=op.project_id, resource_type=op.resource_type,
-            phase=op.phase, state=op.state, context=op.context,
-            auth_token=op.auth_token, attempt=op.attempt,
-            not_before=op.not_before, deadline=op.deadline,
-            lease_owner=op.lease_owner, lease_until=op.lease_until,
-            finished=op.finished, created_at=op.created_at,
-            updated_at=op.created_at)
+        return acceptance.accept_delete(self.store, checkpoint_id,
+                                        project_id, allowed, op, event_type)
 
     # -- leases -------------------------------------------------------------
 
@@ -238,7 +120,7 @@ class OperationStore:
                 lease_owner=owner, lease_until=lease_until))
             rows = conn.execute(sa.select(t).where(
                 t.c.id.in_(ids), t.c.lease_owner == owner))
-            ops = [_op_from_row(r) for r in rows]
+            ops = [op_from_row(r) for r in rows]
         for op in ops:
             op.taken_over = previous.get(op.id) is not None
         return ops
@@ -287,8 +169,8 @@ class OperationStore:
                     conn.execute(_record_update(op.record_kind, keys),
                                  dict(values, b_id=op.record_id))
                     if adv.record.events:
-                        _emit(conn, op.record_kind, op.record_id,
-                              adv.record.events, now)
+                        emit(conn, op.record_kind, op.record_id,
+                             adv.record.events, now)
         return lost
 
     # -- outbox -------------------------------------------------------------
@@ -315,7 +197,7 @@ class OperationStore:
     def add_event(self, event_type: str, priority: str, record: dict,
                   now: datetime.datetime) -> None:
         """Queue an event that goes with no status change (a refusal)."""
-        row = _event_rows(record, [(event_type, priority)], now)[0]
+        row = event_rows(record, [(event_type, priority)], now)[0]
         row["record_id"] = record.get("id") or ""
         with self.store.write() as conn:
             conn.execute(models.events.insert(), row)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -26,10 +25,12 @@ from oslo_context import context as o_context
 
 from share_worker import exception
 from share_worker.clients.trusts import owner_actor
+from share_worker.db.acceptance import Acceptance
 from share_worker.db.operations import Operation, OperationStore
 from share_worker.db.policies import PolicyStore
 from share_worker.db.store import Store, utcnow
 from share_worker.engine import validate
+from share_worker.engine.admission import Admission
 from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
 from share_worker.engine.policies import PolicyMethods
 from share_worker.engine.queries import Queries
@@ -65,12 +66,12 @@ class Engine(Queries, PolicyMethods):
         self.owner = owner or "%s:%d:%s" % (conf.host, os.getpid(),
                                             uuid.uuid4().hex[:8])
         self.outbox = Outbox(self.ops, sink or LoggingSink())
+        self.admission = Admission(
+            self.ops, lambda: conf.share_worker.max_in_flight)
         runner = StepRunner(clients, conf, clock)
         self.reconciler = Reconciler(self.ops, registry, runner, clients,
                                      conf, self.owner, clock,
                                      on_applied=self._applied)
-        self._in_flight_lock = threading.Lock()
-        self._in_flight = 0
         self._runs_operations = True
 
     # -- life cycle ---------------------------------------------------------
@@ -83,16 +84,19 @@ class Engine(Queries, PolicyMethods):
         self._runs_operations = run_operations
         if claim_interval is not None:
             self.reconciler.claim_interval = claim_interval
-        self._in_flight = self.ops.count_unfinished()
+        self.admission.start()
         if run_operations:
             self.outbox.start()
             self.reconciler.start()
         LOG.info("Engine %s started (%s); %d operations in flight in the "
                  "store", self.owner,
                  "accepts and runs" if run_operations else "accepts only",
-                 self._in_flight)
+                 self.admission.in_flight)
 
     def stop(self) -> None:
+        # RPC handlers are done (the server stopped first): whatever they
+        # submitted is committed before the engine stops.
+        self.admission.stop()
         if self._runs_operations:
             self.reconciler.stop()
             self.outbox.stop()
@@ -100,23 +104,8 @@ class Engine(Queries, PolicyMethods):
 
     def _applied(self, finished: int) -> None:
         if finished:
-            with self._in_flight_lock:
-                self._in_flight = max(0, self._in_flight - finished)
+            self.admission.release(finished)
         self.outbox.poke()
-
-    def _reserve(self) -> None:
-        limit = self._conf.share_worker.max_in_flight
-        with self._in_flight_lock:
-            if self._in_flight >= limit:
-                # Other workers may have finished some: count again.
-                self._in_flight = self.ops.count_unfinished()
-            if self._in_flight >= limit:
-                raise exception.Busy(in_flight=self._in_flight, limit=limit)
-            self._in_flight += 1
-
-    def _unreserve(self) -> None:
-        with self._in_flight_lock:
-            self._in_flight -= 1
 
     def _new_op(self, kind: str, ctx: o_context.RequestContext,
                 record_id: str, resource_type: str, state: dict) -> Operation:
@@ -177,7 +166,7 @@ class Engine(Queries, PolicyMethods):
             checkpoint_id = str(uuid.uuid4())
         options = plugin.prepare_protect(checkpoint_id, options)
         try:
-            self._reserve()
+            self.admission.reserve()
         except exception.Busy:
             # A repeated request is answered even when the worker is full.
             existing = chosen and self._existing(ctx, checkpoint_id,
@@ -198,19 +187,14 @@ class Engine(Queries, PolicyMethods):
                           {"options": options,
                            "resource": {"type": resource["type"],
                                         "id": resource["id"]}})
-        try:
-            checkpoint, created = self.ops.accept(
-                "checkpoint", record, op, KINDS["protect"][2] + ".start")
-        except Exception:
-            self._unreserve()
-            raise
+        checkpoint, created = self.admission.record(Acceptance(
+            "checkpoint", record, op, KINDS["protect"][2] + ".start"),
+            self._hand_over)
         if not created:
-            self._unreserve()
             return self._same_resource(ctx, checkpoint, resource)
         LOG.info("Checkpoint %s: protecting %s %s for project %s (request "
                  "%s)", checkpoint_id, resource["type"], resource["id"],
                  ctx.project_id, ctx.request_id)
-        self._hand_over(op)
         return checkpoint
 
     def _existing(self, ctx: o_context.RequestContext, checkpoint_id: str,
@@ -246,7 +230,7 @@ class Engine(Queries, PolicyMethods):
         rtype = checkpoint["resource"]["type"]
         plugin = self.registry.protection(rtype)
         options, target = plugin.prepare_restore(checkpoint, options)
-        self._reserve()
+        self.admission.reserve()
         now = self._clock()
         restore_id = str(uuid.uuid4())
         record = dict(id=restore_id, project_id=ctx.project_id,
@@ -257,16 +241,12 @@ class Engine(Queries, PolicyMethods):
             "options": options, "target": target,
             "saved_info": plugin.get_saved_info(checkpoint,
                                                 checkpoint["resource"])})
-        try:
-            restore, _ = self.ops.accept("restore", record, op,
-                                         KINDS["restore"][2] + ".start")
-        except Exception:
-            self._unreserve()
-            raise
+        restore, _ = self.admission.record(Acceptance(
+            "restore", record, op, KINDS["restore"][2] + ".start"),
+            self._hand_over)
         LOG.info("Restore %s: restoring checkpoint %s (%s) for project %s "
                  "(request %s)", restore_id, checkpoint_id, target["mode"],
                  ctx.project_id, ctx.request_id)
-        self._hand_over(op)
         return restore
 
     def delete(self, ctx: o_context.RequestContext,
@@ -283,17 +263,17 @@ class Engine(Queries, PolicyMethods):
                                       ", ".join(DELETABLE)))
         rtype = checkpoint["resource"]["type"]
         self.registry.protection(rtype)
-        self._reserve()
+        self.admission.reserve()
         op = self._new_op("delete", ctx, checkpoint_id, rtype, {})
         try:
             result, created = self.ops.accept_delete(
                 checkpoint_id, ctx.project_id, DELETABLE, op,
                 KINDS["delete"][2] + ".start")
         except Exception:
-            self._unreserve()
+            self.admission.release()
             raise
         if not created:
-            self._unreserve()
+            self.admission.release()
             return result
         LOG.info("Checkpoint %s: deleting (request %s)", checkpoint_id,
                  ctx.request_id)

@@ -158,8 +158,11 @@ class ManilaShareProtectionPlugin(base.ProtectionPlugin):
                        % type(options).__name__)
         filled = {"snapshot_name": snapshot_name_for(checkpoint_id),
                   "description": "", "force": False}
-        filled.update(options)
-        _validate(OPTIONS_SCHEMA, filled, "options")
+        if options:
+            # The defaults alone are valid by construction (a checkpoint
+            # id is at most 64 characters): only given options are checked.
+            filled.update(options)
+            _validate(OPTIONS_SCHEMA, filled, "options")
         return filled
 
     def prepare_restore(self, checkpoint: dict,

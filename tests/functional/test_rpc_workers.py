@@ -149,6 +149,11 @@ def engine_children(worker_pid):
     return [int(pid) for pid in out]
 
 
+def nice_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_engine_processes_do_the_work_and_are_restarted(
         spawn_worker, worker_conf, rpc, events, sim, processes):
@@ -162,6 +167,10 @@ def test_engine_processes_do_the_work_and_are_restarted(
     children = wait_for(lambda: len(engine_children(worker.pid)) ==
                         processes and engine_children(worker.pid),
                         timeout=30, what="the engine processes")
+    # engine_nice (default 10): the engines yield the CPU to the worker
+    wait_for(lambda: all(nice_of(pid) == nice_of(worker.pid) + 10
+                         for pid in children), timeout=30,
+             what="the engine processes to lower their priority")
     shares = sim.sim.create_shares(PROJECT, 10)
     for i, share_id in enumerate(shares[:5]):
         rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from share_worker import exception
 from share_worker.db import models
+from share_worker.db.acceptance import Acceptance
 from share_worker.db.operations import (
     Advance,
     Operation,
@@ -74,6 +75,42 @@ def test_accept_of_an_existing_id_changes_nothing(store):
     assert not created and cp["status"] == "protecting"
     assert ops.count_unfinished() == 1
     assert len(ops.pending_events(10)) == 1
+
+
+def test_accept_many_writes_new_records_in_one_go_in_order(store):
+    """Group commit: new ids are written with their operation and start
+    event (events in the batch's order); an id already stored, or asked
+    for twice in the batch, is answered with the stored (or first)
+    record and writes nothing more."""
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("old"), operation("old"), "e-old")
+
+    def item(cid, op_id=None, status="protecting"):
+        op = operation(cid)
+        op.id = op_id or op.id
+        return Acceptance("checkpoint", checkpoint(cid, status=status), op,
+                          "e-" + cid)
+
+    got = ops.accept_many([item("a"), item("old", "op-old-2"), item("b"),
+                           item("a", "op-a-2", status="available")])
+    assert [(cp["id"], created) for cp, created in got] == [
+        ("a", True), ("old", False), ("b", True), ("a", False)]
+    assert got[3][0] == got[0][0] and got[3][0]["status"] == "protecting"
+    assert ops.count_unfinished() == 3
+    assert [e["event_type"] for e in ops.pending_events(10)] == [
+        "e-old", "e-a", "e-b"]
+
+
+def test_a_failing_accept_many_writes_nothing(store):
+    ops = OperationStore(store)
+    bad = checkpoint("bad")
+    bad["resource_type"] = None          # NOT NULL
+    with pytest.raises(sa.exc.IntegrityError):
+        ops.accept_many([
+            Acceptance("checkpoint", checkpoint("a"), operation("a"), "e"),
+            Acceptance("checkpoint", bad, operation("bad"), "e")])
+    assert store.list_checkpoints("p1", {}, None, None) == []
+    assert ops.count_unfinished() == 0 and ops.pending_events(10) == []
 
 
 def test_checkpoints_are_per_project(store):

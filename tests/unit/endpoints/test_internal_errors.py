@@ -2,12 +2,14 @@
 one of the contract's errors, never as a builtin exception or a
 traceback of ours, and it is logged with the request id."""
 
+import datetime
 import logging
 
 import pytest
 from manilaclient.common.apiclient import exceptions as m_exc
 
 from share_worker import exception
+from share_worker.endpoints.base import ContextSerializer, set_dispatching_cast
 from tests.unit.endpoints.conftest import PROJECT, SHARE, ctx_dict
 
 FAILURES = [
@@ -79,3 +81,27 @@ def test_an_unserialisable_result_is_a_contract_error(worker, monkeypatch,
     assert "Could not serialise an RPC result (request req-unit)" in \
         quiet_server_log.text
     assert worker.caller.call(ctx_dict(), "list_checkpoints") == []
+
+
+def test_results_that_are_json_already_are_sent_as_they_are():
+    serializer = ContextSerializer()
+    record = {"id": "cp-1", "resource": {"type": "T", "extra_info": {}},
+              "error": None, "size": 1, "ok": True, "tags": ["a", 2.5]}
+    assert serializer.serialize_entity(None, record) is record
+    # anything else still goes through to_primitive
+    stamp = datetime.datetime(2026, 1, 1)
+    assert serializer.serialize_entity(None, {"at": stamp}) == {
+        "at": "2026-01-01T00:00:00.000000"}
+
+
+def test_a_casts_result_is_not_serialised():
+    """oslo.messaging sends no reply to a cast: its result is dropped
+    rather than converted."""
+    serializer = ContextSerializer()
+    set_dispatching_cast(True)
+    try:
+        assert serializer.serialize_entity(None, {"id": "cp-1"}) is None
+    finally:
+        set_dispatching_cast(False)
+    assert serializer.serialize_entity(None, {"id": "cp-1"}) == {
+        "id": "cp-1"}

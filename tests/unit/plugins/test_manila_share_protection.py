@@ -45,6 +45,14 @@ def test_bare_protect_fills_every_option():
         "force": False}
 
 
+@pytest.mark.parametrize("options", [None, {}])
+def test_filled_defaults_pass_the_options_schema(options):
+    """Bare protects skip the schema check: what they get must pass it,
+    for the longest checkpoint id there is."""
+    filled = PLUGIN.prepare_protect("c" * 64, options)
+    mp._validate(mp.OPTIONS_SCHEMA, filled, "options")
+
+
 def test_given_options_win_over_defaults():
     opts = PLUGIN.prepare_protect("cp-1", {"force": True,
                                            "snapshot_name": "nightly"})

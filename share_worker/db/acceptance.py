@@ -1,0 +1,127 @@
+"""New records: a checkpoint or restore, its operation and its ``.start``
+event, written in one transaction; several of them in one transaction
+when requests arrive together (group commit, see
+:mod:`share_worker.engine.committer`)::
+
+    results = accept_many(store, [
+        Acceptance("checkpoint", record, op, "share_worker.checkpoint"
+                   ".protect.start"), ...])
+    # [(checkpoint dict, created), ...] in the same order
+
+A record id that exists already (a repeated idempotent request) writes
+nothing and returns the stored record with ``created`` False; so does a
+second request for the same id in one batch, which gets the first one's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import sqlalchemy as sa
+
+from share_worker import exception
+from share_worker.db import models
+from share_worker.db.rows import TABLES, Operation, emit, event_rows, op_values
+from share_worker.db.store import Store, checkpoint_dict
+
+
+@dataclasses.dataclass
+class Acceptance:
+    """One new record to write: its kind (``checkpoint`` or ``restore``),
+    its column values, its operation and the type of its start event."""
+
+    kind: str
+    record: dict
+    op: Operation
+    event_type: str
+
+
+# Built once (see rows.SELECT_BY_ID).
+_SELECT_IDS = {kind: sa.select(t).where(
+    t.c.id.in_(sa.bindparam("ids", expanding=True)))
+    for kind, (t, _) in TABLES.items()}
+_INSERT = {kind: t.insert() for kind, (t, _) in TABLES.items()}
+_INSERT_OPS = models.operations.insert()
+_INSERT_EVENTS = models.events.insert()
+
+
+def accept_many(store: Store, items: list[Acceptance]
+                ) -> list[tuple[dict, bool]]:
+    """Write the new ones of *items* in one transaction; returns
+    (record, created) per item, in order. Raises (and writes nothing)
+    when the transaction fails."""
+    results: list[tuple[dict, bool] | None] = [None] * len(items)
+    wanted: dict[str, list[str]] = {}
+    for item in items:
+        wanted.setdefault(item.kind, []).append(item.record["id"])
+    with store.write() as conn:
+        stored = {}
+        for kind, ids in wanted.items():
+            to_dict = TABLES[kind][1]
+            for row in conn.execute(_SELECT_IDS[kind], {"ids": ids}):
+                stored[kind, row.id] = to_dict(row)
+        firsts: dict[tuple[str, str], int] = {}
+        records: dict[tuple, list[dict]] = {}
+        ops, events = [], []
+        for index, item in enumerate(items):
+            key = (item.kind, item.record["id"])
+            if key in stored or key in firsts:
+                continue
+            firsts[key] = index
+            created = TABLES[item.kind][1](types.SimpleNamespace(
+                **item.record))
+            results[index] = (created, True)
+            # executemany wants one set of keys per statement
+            records.setdefault((item.kind, *item.record), []).append(
+                item.record)
+            ops.append(op_values(item.op))
+            events.extend(event_rows(created, [(item.event_type, "INFO")],
+                                     item.op.created_at))
+        for (kind, *_), rows in records.items():
+            conn.execute(_INSERT[kind], rows)
+        if ops:
+            conn.execute(_INSERT_OPS, ops)
+            conn.execute(_INSERT_EVENTS, events)
+    for index, item in enumerate(items):
+        if results[index] is None:
+            key = (item.kind, item.record["id"])
+            record = stored.get(key) or results[firsts[key]][0]
+            results[index] = (record, False)
+    return results
+
+
+def accept_delete(store: Store, checkpoint_id: str, project_id: str,
+                  allowed: tuple[str, ...], op: Operation,
+                  event_type: str) -> tuple[dict, bool]:
+    """Move a checkpoint to ``deleting`` (compare-and-swap) + operation.
+
+    Returns (checkpoint, created); a checkpoint already deleting or
+    deleted comes back unchanged with ``created`` False.
+    """
+    t = models.checkpoints
+    now = op.created_at
+    with store.write() as conn:
+        row = conn.execute(sa.select(t).where(
+            t.c.id == checkpoint_id, t.c.project_id == project_id)
+        ).first()
+        if row is None:
+            raise exception.CheckpointNotFound(checkpoint_id=checkpoint_id)
+        if row.status in ("deleting", "deleted"):
+            return checkpoint_dict(row), False
+        if row.status not in allowed:
+            raise exception.InvalidState(
+                reason="checkpoint %s is %s; it can be deleted when it is "
+                       "one of %s" % (checkpoint_id, row.status,
+                                      ", ".join(allowed)))
+        done = conn.execute(sa.update(t).where(
+            t.c.id == checkpoint_id, t.c.status == row.status).values(
+            status="deleting", error=None, updated_at=now))
+        if done.rowcount != 1:
+            raise exception.InvalidState(
+                reason="checkpoint %s changed status meanwhile; retry"
+                       % checkpoint_id)
+        op.state.setdefault("saved_info", row.saved_info)
+        conn.execute(_INSERT_OPS, op_values(op))
+        return emit(conn, "checkpoint", checkpoint_id,
+                    [(event_type, "INFO")], now), True

@@ -1,0 +1,117 @@
+"""In-memory views of operation rows, and the rows an accept writes.
+
+Shared by :mod:`share_worker.db.operations` (leases, progress, outbox)
+and :mod:`share_worker.db.acceptance` (new records)::
+
+    op = Operation(id=..., kind="protect", record_id="cp-1", ...)
+    op_values(op)                                   # its row
+    event_rows(checkpoint, [("share_worker.checkpoint.protect.start",
+                             "INFO")], now)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from share_worker.db import models
+from share_worker.db.store import checkpoint_dict, restore_dict
+
+PAYLOAD_VERSION = "1.0"
+
+TABLES = {"checkpoint": (models.checkpoints, checkpoint_dict),
+          "restore": (models.restores, restore_dict)}
+# Built once: executing a prepared statement skips SQLAlchemy's
+# per-call statement construction and cache-key work.
+SELECT_BY_ID = {kind: sa.select(t).where(t.c.id == sa.bindparam("rid"))
+                for kind, (t, _) in TABLES.items()}
+
+
+@dataclasses.dataclass
+class Operation:
+    """In-memory view of one operation row."""
+
+    id: str
+    kind: str
+    record_id: str
+    project_id: str
+    resource_type: str
+    phase: str
+    state: dict
+    context: dict
+    auth_token: str | None
+    attempt: int
+    not_before: datetime.datetime
+    deadline: datetime.datetime
+    created_at: datetime.datetime
+    finished: bool = False
+    lease_owner: str | None = None
+    lease_until: datetime.datetime | None = None
+    #: claimed from an owner whose lease ran out (it may have been
+    #: midway through a step); not stored
+    taken_over: bool = False
+
+    @property
+    def record_kind(self) -> str:
+        return "restore" if self.kind == "restore" else "checkpoint"
+
+
+@dataclasses.dataclass
+class RecordChange:
+    """New column values for an operation's record, and events to emit."""
+
+    values: dict
+    events: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Advance:
+    """The new state of an operation after one step."""
+
+    op: Operation
+    record: RecordChange | None = None
+
+
+def op_from_row(row: Any) -> Operation:
+    return Operation(
+        id=row.id, kind=row.kind, record_id=row.record_id,
+        project_id=row.project_id, resource_type=row.resource_type,
+        phase=row.phase, state=dict(row.state), context=dict(row.context),
+        auth_token=row.auth_token, attempt=row.attempt,
+        not_before=row.not_before, deadline=row.deadline,
+        created_at=row.created_at, finished=row.finished)
+
+
+def op_values(op: Operation) -> dict:
+    """The row of a new operation."""
+    return dict(
+        id=op.id, kind=op.kind, record_id=op.record_id,
+        project_id=op.project_id, resource_type=op.resource_type,
+        phase=op.phase, state=op.state, context=op.context,
+        auth_token=op.auth_token, attempt=op.attempt,
+        not_before=op.not_before, deadline=op.deadline,
+        lease_owner=op.lease_owner, lease_until=op.lease_until,
+        finished=op.finished, created_at=op.created_at,
+        updated_at=op.created_at)
+
+
+def event_rows(record: dict, events: list[tuple[str, str]],
+               now: datetime.datetime) -> list[dict]:
+    """Outbox rows of *events* (type, priority) about *record*."""
+    payload = dict(record, payload_version=PAYLOAD_VERSION)
+    return [dict(event_type=event_type, priority=priority,
+                 record_id=record["id"], payload=payload, created_at=now)
+            for event_type, priority in events]
+
+
+def emit(conn: sa.engine.Connection, kind: str, record_id: str,
+         events: list[tuple[str, str]], now: datetime.datetime) -> dict:
+    """Queue *events* about a record as it now is; returns the record."""
+    _, to_dict = TABLES[kind]
+    row = conn.execute(SELECT_BY_ID[kind], {"rid": record_id}).one()
+    record = to_dict(row)
+    conn.execute(models.events.insert(), event_rows(record, events, now))
+    return record

@@ -1,0 +1,93 @@
+"""How a new operation gets in: back-pressure (``max_in_flight``, Busy)
+and its durable recording, shared with concurrent requests (group
+commit)::
+
+    admission = Admission(ops, limit=lambda: 10000)
+    admission.start()                       # counts what is in flight
+    admission.reserve()                     # or Busy
+    record, created = admission.record(Acceptance(...), on_created)
+    admission.release(finished)             # operations that ended
+    admission.stop()                        # commits what was submitted
+
+The count of operations in flight is kept in memory; the store is
+counted again only when the limit is reached (other workers may have
+finished some).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from concurrent import futures
+
+from share_worker import exception
+from share_worker.db.acceptance import Acceptance
+from share_worker.db.operations import Operation, OperationStore
+from share_worker.engine.committer import GroupCommitter
+
+#: longest an RPC handler waits for the store to commit its record
+COMMIT_TIMEOUT = 120.0
+
+
+class Admission:
+    """The in-flight count and the accept committer of one engine."""
+
+    def __init__(self, ops: OperationStore, limit: Callable[[], int]) -> None:
+        self._ops = ops
+        self._limit = limit
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        #: new records of concurrent requests share one transaction
+        self.committer = GroupCommitter(ops.accept_many, name="accept")
+
+    def start(self) -> None:
+        self.in_flight = self._ops.count_unfinished()
+        self.committer.start()
+
+    def stop(self) -> None:
+        self.committer.stop()
+
+    def reserve(self) -> None:
+        """Count one more operation in flight, or raise Busy."""
+        limit = self._limit()
+        with self._lock:
+            if self.in_flight >= limit:
+                # Other workers may have finished some: count again.
+                self.in_flight = self._ops.count_unfinished()
+            if self.in_flight >= limit:
+                raise exception.Busy(in_flight=self.in_flight, limit=limit)
+            self.in_flight += 1
+
+    def release(self, count: int = 1) -> None:
+        with self._lock:
+            self.in_flight = max(0, self.in_flight - count)
+
+    def record(self, item: Acceptance,
+               on_created: Callable[[Operation], None]
+               ) -> tuple[dict, bool]:
+        """Commit *item* (reserved before); (record, created) once it is
+        in the store.
+
+        Once the commit ends, even if this wait gave up before, a new
+        operation goes to *on_created* and anything else gives its
+        reservation back."""
+        future = self.committer.submit(item)
+        future.add_done_callback(functools.partial(
+            self._committed, item.op, on_created))
+        try:
+            return future.result(timeout=COMMIT_TIMEOUT)
+        except futures.TimeoutError:
+            raise exception.InvalidState(
+                reason="the store did not record %s %s within %.0f s; it "
+                       "may still be: look it up before trying again" % (
+                           item.kind, item.record["id"],
+                           COMMIT_TIMEOUT)) from None
+
+    def _committed(self, op: Operation,
+                   on_created: Callable[[Operation], None],
+                   future: futures.Future) -> None:
+        if future.exception() is None and future.result()[1]:
+            on_created(op)
+        else:
+            self.release()

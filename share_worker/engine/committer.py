@@ -1,0 +1,138 @@
+"""Group commit: requests that arrive together share one transaction.
+
+Each RPC handler hands its write to the committer and waits on its own
+future; one thread takes everything queued (while the previous commit
+ran), writes it in one transaction and resolves each future only after
+the commit, so a handler still returns only once its record is in the
+store (invariant 1). Nothing waits for company: a lone request is
+committed at once::
+
+    committer = GroupCommitter(ops.accept_many, name="accept")
+    committer.start()
+    future = committer.submit(Acceptance(...))
+    record, created = future.result(timeout=60)
+    committer.stop()          # commits everything submitted before it
+
+A batch that fails is retried one item at a time, so one bad request
+fails alone and the others are still committed. After ``stop()`` (or
+before ``start()``) ``submit`` writes in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+#: most items written in one transaction
+MAX_BATCH = 256
+
+_STOP = object()
+
+
+class GroupCommitter:
+    """Runs ``write(items) -> results`` for batches of submitted items
+    on one thread; see the module docstring."""
+
+    def __init__(self, write: Callable[[list], list], name: str = "commit",
+                 max_batch: int = MAX_BATCH) -> None:
+        self._write = write
+        self._name = name
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._running = False
+        self._thread: threading.Thread | None = None
+        #: transactions committed, for tests and logs
+        self.batches = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+        self._thread = threading.Thread(target=self._run, name=self._name,
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Commit what was submitted so far, then stop the thread."""
+        with self._lock:
+            if not self._running:
+                return
+            self._running = False
+            self._queue.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                LOG.error("The %s committer did not finish within %.0f s",
+                          self._name, timeout)
+
+    def submit(self, item: Any) -> futures.Future:
+        """A future of *item*'s result, set once it is committed (or of
+        the exception its write raised)."""
+        future: futures.Future = futures.Future()
+        with self._lock:
+            if self._running:
+                self._queue.put((item, future))
+                return future
+        self._commit([(item, future)])
+        return future
+
+    def _run(self) -> None:
+        while True:
+            entry = self._queue.get()
+            if entry is _STOP:
+                return
+            batch = [entry]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is _STOP:
+                    stop = True
+                    break
+                batch.append(entry)
+            try:
+                self._commit(batch)
+            except Exception:  # a bug: the thread must go on committing
+                LOG.exception("The %s committer failed a batch of %d",
+                              self._name, len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        _resolve(future, error=RuntimeError(
+                            "the %s committer failed" % self._name))
+            if stop:
+                return
+
+    def _commit(self, batch: list[tuple[Any, futures.Future]]) -> None:
+        try:
+            results = self._write([item for item, _ in batch])
+        except Exception as e:
+            if len(batch) == 1:
+                _resolve(batch[0][1], error=e)
+                return
+            LOG.warning("A %s batch of %d failed (%s); committing them one "
+                        "at a time", self._name, len(batch), e)
+            for entry in batch:
+                self._commit([entry])
+            return
+        self.batches += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            _resolve(future, result=result)
+
+
+def _resolve(future: futures.Future, result: Any = None,
+             error: BaseException | None = None) -> None:
+    """Set *future*; a failing done-callback is logged by the Future."""
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -1,0 +1,130 @@
+"""The group committer: batches, failure isolation, shutdown."""
+
+import threading
+from concurrent import futures
+
+import pytest
+
+from share_worker.engine.committer import GroupCommitter
+from tests.conftest import wait_for
+
+WAIT = 10.0
+
+
+class Writer:
+    """A write function that records its batches; it can be held (the
+    store busy with a commit) and refuses items named ``bad``."""
+
+    def __init__(self):
+        self.batches = []
+        self.threads = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, items):
+        self.batches.append(list(items))
+        self.threads.append(threading.current_thread().name)
+        self.entered.set()
+        assert self.release.wait(WAIT), "writer never released"
+        if "bad" in items:
+            raise ValueError("bad item in %r" % (items,))
+        return [item.upper() for item in items]
+
+
+@pytest.fixture
+def writer():
+    return Writer()
+
+
+@pytest.fixture
+def committer(writer):
+    c = GroupCommitter(writer, name="test")
+    c.start()
+    yield c
+    writer.release.set()
+    c.stop()
+
+
+def hold_first_commit(committer, writer):
+    """Start a commit and keep it in the store until released, so what
+    is submitted meanwhile queues up."""
+    writer.release.clear()
+    first = committer.submit("first")
+    assert writer.entered.wait(WAIT)
+    return first
+
+
+def test_a_lone_item_is_committed_at_once(committer, writer):
+    assert committer.submit("a").result(WAIT) == "A"
+    assert writer.batches == [["a"]] and writer.threads == ["test"]
+
+
+def test_items_submitted_during_a_commit_share_the_next_one(committer,
+                                                            writer):
+    first = hold_first_commit(committer, writer)
+    results = {}
+
+    def handler(name):
+        results[name] = committer.submit(name).result(WAIT)
+
+    threads = [threading.Thread(target=handler, args=("r%d" % i,))
+               for i in range(20)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: committer._queue.qsize() == 20, timeout=WAIT,
+             interval=0.001, what="20 requests queued behind the commit")
+    writer.release.set()
+    for t in threads:
+        t.join(WAIT)
+    assert first.result(WAIT) == "FIRST"
+    assert results == {"r%d" % i: "R%d" % i for i in range(20)}
+    assert len(writer.batches) == 2
+    assert sorted(writer.batches[1]) == sorted(results)
+    assert committer.batches == 2
+
+
+def test_a_failing_batch_fails_only_its_bad_item(committer, writer):
+    first = hold_first_commit(committer, writer)
+    pending = [committer.submit(name) for name in ("a", "bad", "b")]
+    writer.release.set()
+    assert first.result(WAIT) == "FIRST"
+    assert pending[0].result(WAIT) == "A"
+    assert pending[2].result(WAIT) == "B"
+    with pytest.raises(ValueError):
+        pending[1].result(WAIT)
+    # the batch of three, then each one alone
+    assert writer.batches[1:] == [["a", "bad", "b"], ["a"], ["bad"], ["b"]]
+
+
+def test_stop_commits_everything_submitted_before_it(writer):
+    committer = GroupCommitter(writer, name="test")
+    committer.start()
+    first = hold_first_commit(committer, writer)
+    pending = [committer.submit("q%d" % i) for i in range(5)]
+    stopper = threading.Thread(target=committer.stop)
+    stopper.start()
+    writer.release.set()
+    stopper.join(WAIT)
+    assert not stopper.is_alive()
+    assert first.result(0) == "FIRST"
+    assert [f.result(0) for f in pending] == ["Q%d" % i for i in range(5)]
+    # after stop: written at once, in the caller's thread
+    assert committer.submit("late").result(0) == "LATE"
+    assert writer.threads[-1] == threading.current_thread().name
+
+
+def test_a_bug_in_the_writer_does_not_stop_the_committer(committer,
+                                                         writer):
+    writer_fn = committer._write
+    committer._write = lambda items: []      # wrong number of results
+    with pytest.raises(RuntimeError):
+        committer.submit("a").result(WAIT)
+    committer._write = writer_fn
+    assert committer.submit("b").result(WAIT) == "B"
+
+
+def test_submit_before_start_writes_in_the_callers_thread(writer):
+    committer = GroupCommitter(writer, name="test")
+    future = committer.submit("a")
+    assert isinstance(future, futures.Future) and future.result(0) == "A"
