@@ -13,7 +13,7 @@ from share_worker.endpoints.manila_notifications import (
     ManilaNotificationEndpoint,
 )
 from share_worker.scheduler.runner import Scheduler
-from tests.conftest import RecordingSink, wait_for
+from tests.conftest import RecordingSink, _reset_pg, wait_for
 
 pytestmark = pytest.mark.real_cloud
 
@@ -188,3 +188,49 @@ def test_a_scheduled_policy_keeps_exactly_n_checkpoints(real_cloud, engine,
         c["saved_info"]["snapshot_id"] for c in cps[:2])
     engine.delete_policy(ctx, policy["id"])
     cleanup(manila, engine, ctx, policy["id"], share)
+
+
+def test_two_workers_on_one_store_never_fire_a_tick_twice(
+        real_cloud, cloud_conf, pg_server):
+    _reset_pg(pg_server)
+    cloud_conf.set_override("connection", pg_server, group="database")
+    cloud_conf.set_override("scheduler_interval", 0.05,
+                            group="share_worker")
+    engines = [service.build_engine(cloud_conf, sink=RecordingSink())
+               for _ in range(2)]
+    schedulers = [Scheduler(e, cloud_conf) for e in engines]
+    manila = real_cloud.manila("sw-user-b")
+    share = new_share(real_cloud, manila, "sw-policy-two-workers")
+    ctx = user_context(real_cloud, "sw-user-b")
+    for engine in engines:
+        engine.start()
+    policy = engines[0].create_policy(ctx, {
+        "name": "two workers", "resources": {"share_ids": [share.id]},
+        "schedule": {"interval_seconds": 2}})
+    for scheduler in schedulers:
+        scheduler.start()
+    try:
+        wait_for(lambda: sum(s.fired for s in schedulers) >= 3, timeout=60,
+                 interval=0.2, what="three ticks")
+        engines[1].update_policy(ctx, policy["id"], {"enabled": False})
+    finally:
+        for scheduler in schedulers:
+            scheduler.stop()
+    fired = sum(s.fired for s in schedulers)
+    cps = engines[0].list_checkpoints(ctx, {"policy_id": policy["id"]})
+    # One checkpoint per fired tick (a second firing of a tick would be
+    # counted by the scheduler that fired it), the share never protected
+    # twice at once, and each checkpoint has one snapshot in Manila.
+    assert len(cps) == fired
+    wait_for(lambda: all(c["status"] == "available" for c in
+                         engines[0].list_checkpoints(
+                             ctx, {"policy_id": policy["id"]})),
+             timeout=90, interval=0.3, what="the checkpoints available")
+    snapshots = [s for s in manila.share_snapshots.list()
+                 if s.share_id == share.id]
+    assert len(snapshots) == fired
+    engines[0].delete_policy(ctx, policy["id"])
+    cleanup(manila, engines[0], ctx, policy["id"], share)
+    for engine in engines:
+        engine.stop()
+        engine.store.dispose()
