@@ -55,6 +55,10 @@ class RealCloud:
     share_type: str
     share_type_id: str
     pool: str
+    #: a share type on a backend whose snapshot create/delete take
+    #: ``slow_delays`` seconds each
+    slow_share_type: str
+    slow_delays: dict[str, float]
     transport_url: str
     control_exchange: str
     notification_topic: str
