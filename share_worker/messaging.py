@@ -10,6 +10,8 @@ which also decides where the Notifier publishes::
     transport = messaging.rpc_transport(conf)
     server = messaging.rpc_server(conf, transport, [endpoint])
     notifier = messaging.notifier(conf, publisher_id="share_worker.host1")
+    listener = messaging.manila_notification_listener(conf, [endpoint])
+    listener.start()     # endpoint.info(ctxt, publisher_id, event_type, ...)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from share_worker.conf import opts as sw_opts
 from share_worker.endpoints import base as endpoints_base
 
 RPC_VERSION = "1.0"
+
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register oslo.messaging's options on *conf* with our defaults.
@@ -124,3 +127,29 @@ def notifier(conf: cfg.ConfigOpts, publisher_id: str,
     transport = transport or notification_transport(conf)
     return oslo_messaging.Notifier(transport, publisher_id=publisher_id)
 
+
+
+def manila_notification_listener(
+        conf: cfg.ConfigOpts, endpoints: list,
+        transport: oslo_messaging.Transport | None = None,
+) -> oslo_messaging.MessageHandlingServer:
+    """A listener for Manila's own notifications (``share.create.end``,
+    ...), from ``[manila_notifications]``: the broker of its
+    ``transport_url`` (default the worker's ``[DEFAULT] transport_url``),
+    Manila's ``exchange`` and ``topics``, and the worker's ``pool``, a
+    queue of its own so other consumers (Ceilometer, ...) keep theirs.
+
+    *endpoints* are oslo.messaging notification endpoints (methods named
+    by priority: ``info``, ``error``, ...). The executor is left to
+    oslo.messaging (threading; naming it is deprecated). When this builds
+    the transport, ``listener.transport.cleanup()`` releases it after
+    ``stop()`` and ``wait()``.
+    """
+    group = conf.manila_notifications
+    if transport is None:
+        transport = notification_transport(conf,
+                                           url=group.transport_url or None)
+    targets = [oslo_messaging.Target(exchange=group.exchange, topic=topic)
+               for topic in group.topics]
+    return oslo_messaging.get_notification_listener(
+        transport, targets, endpoints, pool=group.pool)
