@@ -25,10 +25,11 @@ from oslo_messaging import opts as om_opts
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 from oslo_messaging.rpc import server as rpc_server_mod
 
+from share_worker import exception
 from share_worker.conf import opts as sw_opts
 from share_worker.endpoints import base as endpoints_base
 
-RPC_VERSION = "1.0"
+RPC_VERSION = "1.1"
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -121,35 +122,29 @@ def rpc_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
                                     dispatcher)
 
 
+def manila_notification_listener(
+        conf: cfg.ConfigOpts, endpoints: list,
+        transport: oslo_messaging.Transport | None = None) -> Any:
+    """A listener of Manila's notifications as ``[manila_notifications]``
+    says: Manila's exchange and topics, the worker's own pool (queue),
+    the threading executor; an endpoint may ask for a message to be
+    requeued."""
+    mconf = conf.manila_notifications
+    if mconf.pool == conf.share_worker.topic:
+        raise exception.ConfigurationError(
+            reason="[manila_notifications] pool %r is the name of the RPC "
+                   "queue ([share_worker] topic): choose another pool"
+                   % mconf.pool)
+    transport = transport or notification_transport(
+        conf, mconf.transport_url)
+    targets = [oslo_messaging.Target(exchange=mconf.exchange, topic=topic)
+               for topic in mconf.topics]
+    return oslo_messaging.get_notification_listener(
+        transport, targets, endpoints, pool=mconf.pool, allow_requeue=True)
+
+
 def notifier(conf: cfg.ConfigOpts, publisher_id: str,
              transport: oslo_messaging.Transport | None = None
              ) -> oslo_messaging.Notifier:
     transport = transport or notification_transport(conf)
     return oslo_messaging.Notifier(transport, publisher_id=publisher_id)
-
-
-
-def manila_notification_listener(
-        conf: cfg.ConfigOpts, endpoints: list,
-        transport: oslo_messaging.Transport | None = None,
-) -> oslo_messaging.MessageHandlingServer:
-    """A listener for Manila's own notifications (``share.create.end``,
-    ...), from ``[manila_notifications]``: the broker of its
-    ``transport_url`` (default the worker's ``[DEFAULT] transport_url``),
-    Manila's ``exchange`` and ``topics``, and the worker's ``pool``, a
-    queue of its own so other consumers (Ceilometer, ...) keep theirs.
-
-    *endpoints* are oslo.messaging notification endpoints (methods named
-    by priority: ``info``, ``error``, ...). The executor is left to
-    oslo.messaging (threading; naming it is deprecated). When this builds
-    the transport, ``listener.transport.cleanup()`` releases it after
-    ``stop()`` and ``wait()``.
-    """
-    group = conf.manila_notifications
-    if transport is None:
-        transport = notification_transport(conf,
-                                           url=group.transport_url or None)
-    targets = [oslo_messaging.Target(exchange=group.exchange, topic=topic)
-               for topic in group.topics]
-    return oslo_messaging.get_notification_listener(
-        transport, targets, endpoints, pool=group.pool)

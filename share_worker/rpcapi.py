@@ -21,6 +21,9 @@ API version history:
 
 * 1.0 - protect, restore, delete; show/list checkpoints and restores;
   protectable types, instances and dependents; plugin schemas.
+* 1.1 - protection policies: create_policy, show_policy, list_policies,
+  update_policy, delete_policy. The 1.0 methods are still sent as 1.0,
+  so this client keeps working with a 1.0 worker for them.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from typing import Any
 import oslo_messaging
 from oslo_config import cfg
 
-RPC_API_VERSION = "1.0"
+RPC_API_VERSION = "1.1"
+#: the version the 1.0 methods are sent with
+BASE_VERSION = "1.0"
 EXCHANGE = "share_worker"
 TOPIC = "share_worker"
 
@@ -54,7 +59,7 @@ class ShareWorkerAPI:
         """*timeout*: seconds a call waits for its reply; *retry*: broker
         connection attempts before giving up (None: retry forever)."""
         target = oslo_messaging.Target(exchange=exchange, topic=topic,
-                                       version=RPC_API_VERSION)
+                                       version=BASE_VERSION)
         self.transport = transport
         self._client = oslo_messaging.get_rpc_client(
             transport, target, version_cap=version_cap, timeout=timeout,
@@ -74,8 +79,10 @@ class ShareWorkerAPI:
     def close(self) -> None:
         self.transport.cleanup()
 
-    def _call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
-        return self._client.prepare().call(_context(ctxt), method, **kwargs)
+    def _call(self, ctxt: Any, method: str, _version: str = BASE_VERSION,
+              **kwargs: Any) -> Any:
+        return self._client.prepare(version=_version).call(
+            _context(ctxt), method, **kwargs)
 
     def _cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         self._client.prepare().cast(_context(ctxt), method, **kwargs)
@@ -160,3 +167,25 @@ class ShareWorkerAPI:
     def show_plugin_schemas(self, ctxt: Any, resource_type: str) -> dict:
         return self._call(ctxt, "show_plugin_schemas",
                           resource_type=resource_type)
+
+    # -- protection policies (1.1) -----------------------------------------
+
+    def create_policy(self, ctxt: Any, policy: dict) -> dict:
+        return self._call(ctxt, "create_policy", "1.1", policy=policy)
+
+    def show_policy(self, ctxt: Any, policy_id: str) -> dict:
+        return self._call(ctxt, "show_policy", "1.1", policy_id=policy_id)
+
+    def list_policies(self, ctxt: Any, filters: dict | None = None,
+                      limit: int | None = None,
+                      marker: str | None = None) -> list:
+        return self._call(ctxt, "list_policies", "1.1", filters=filters,
+                          limit=limit, marker=marker)
+
+    def update_policy(self, ctxt: Any, policy_id: str,
+                      changes: dict) -> dict:
+        return self._call(ctxt, "update_policy", "1.1", policy_id=policy_id,
+                          changes=changes)
+
+    def delete_policy(self, ctxt: Any, policy_id: str) -> None:
+        self._call(ctxt, "delete_policy", "1.1", policy_id=policy_id)

@@ -24,12 +24,17 @@ from share_worker.clients.keystone import TokenValidator
 from share_worker.clients.manila import ManilaClientFactory
 from share_worker.db.store import Store
 from share_worker.endpoints.base import ContextSerializer
+from share_worker.endpoints.manila_notifications import (
+    ManilaNotificationEndpoint,
+)
+from share_worker.endpoints.policies import PolicyEndpoint
 from share_worker.endpoints.protectables import ProtectablesEndpoint
 from share_worker.endpoints.protection import ProtectionEndpoint
 from share_worker.engine.outbox import EventSink
 from share_worker.engine.service import Engine
 from share_worker.notifications import NotifierSink, publisher_id
 from share_worker.plugins.loader import PluginRegistry
+from share_worker.scheduler.runner import Scheduler
 from share_worker.supervisor import EngineProcesses
 
 LOG = logging.getLogger(__name__)
@@ -103,9 +108,19 @@ class WorkerService:
             tokens = TokenValidator(self.engine.clients.service_session,
                                     conf.share_worker.token_cache_seconds)
         endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
-                     ProtectablesEndpoint(self.engine, strategy, tokens)]
+                     ProtectablesEndpoint(self.engine, strategy, tokens),
+                     PolicyEndpoint(self.engine, strategy, tokens)]
         self.server = messaging.rpc_server(conf, self.transport, endpoints,
                                            serializer=ContextSerializer())
+        self.scheduler = Scheduler(self.engine, conf)
+        self.listener = None
+        self._listen_transport = None
+        if conf.manila_notifications.enabled:
+            self._listen_transport = messaging.notification_transport(
+                conf, conf.manila_notifications.transport_url)
+            self.listener = messaging.manila_notification_listener(
+                conf, [ManilaNotificationEndpoint(self.engine)],
+                self._listen_transport)
 
     def start(self) -> None:
         if self.engine_processes is None:
@@ -114,17 +129,26 @@ class WorkerService:
             self.engine.start(run_operations=False)
             self.engine_processes.start()
         self.server.start()
+        self.scheduler.start()
+        if self.listener is not None:
+            self.listener.start()
         LOG.info("share_worker %s consuming topic %s on exchange %s",
                  self.engine.owner, self.conf.share_worker.topic,
                  self.conf.control_exchange)
 
     def stop(self) -> None:
         LOG.info("share_worker %s stopping", self.engine.owner)
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener.wait()
         self.server.stop()
         self.server.wait()
+        self.scheduler.stop()
         self.engine.stop()
         if self.engine_processes is not None:
             self.engine_processes.stop()
         self.engine.store.dispose()
         self.transport.cleanup()
         self._notify_transport.cleanup()
+        if self._listen_transport is not None:
+            self._listen_transport.cleanup()

@@ -8,8 +8,12 @@
     share-worker-ctl --json show CHECKPOINT_ID
     share-worker-ctl watch --checkpoint CHECKPOINT_ID
     share-worker-ctl delete CHECKPOINT_ID --cast
+    share-worker-ctl policy create nightly --all-shares --cron "30 2 * * *" \\
+        --timezone Europe/Paris --max-count 7 --trigger share.create.end
+    share-worker-ctl policy list
+    share-worker-ctl policy update POLICY_ID --disable
 
-It speaks the RPC contract of DESIGN section 3 through
+It speaks the RPC contract of DESIGN section 3 (policies: 3.1) through
 :class:`share_worker.rpcapi.ShareWorkerAPI` and follows the status
 notifications of section 4 (``watch``, ``--wait``) with a listener of its
 own. Output is for people (tables, ``key: value`` lines) unless ``--json``

@@ -4,9 +4,9 @@
     code = run(["--project", "proj-a", "list"])
 
 Subcommands come from the ``COMMANDS`` dicts of ``ctl_records``,
-``ctl_resources`` and ``ctl_watch``; what the worker refuses and what
-times out become one ``error:`` line on stderr and an exit code, never a
-traceback.
+``ctl_resources``, ``ctl_policies`` and ``ctl_watch``; what the worker
+refuses and what times out become one ``error:`` line on stderr and an
+exit code, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from typing import Any
 import oslo_messaging
 
 from share_worker import rpcapi
-from share_worker.cmd import ctl_events, ctl_records, ctl_resources, ctl_watch
+from share_worker.cmd import (
+    ctl_events,
+    ctl_policies,
+    ctl_records,
+    ctl_resources,
+    ctl_watch,
+)
 from share_worker.cmd.ctl_output import Printer
 from share_worker.cmd.ctl_session import (
     FAILED,
@@ -39,6 +45,7 @@ INTERRUPTED = 130
 
 COMMANDS: dict[str, Command] = {**ctl_records.COMMANDS,
                                 **ctl_resources.COMMANDS,
+                                **ctl_policies.COMMANDS,
                                 **ctl_watch.COMMANDS}
 
 
@@ -81,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="share-worker-ctl",
         description="Protect, restore and delete Manila shares through "
-                    "share_worker; follow their status events.")
+                    "share_worker, manage protection policies; follow "
+                    "their status events.")
     _add_global_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      required=True)

@@ -43,6 +43,9 @@ TYPE_COLUMNS = (("TYPE", "name"),)
 SCHEMA_COLUMNS = (("PROPERTY", "name"), ("TYPE", "type"),
                   ("DEFAULT", "default"), ("REQUIRED", "required"),
                   ("DESCRIPTION", "description"))
+POLICY_COLUMNS = (("ID", "id"), ("NAME", "name"), ("ENABLED", "enabled"),
+                  ("RESOURCES", "resources"), ("SCHEDULE", "schedule"),
+                  ("RETENTION", "retention"), ("NEXT RUN", "next_run_at"))
 
 
 def lookup(record: Any, path: str) -> Any:
@@ -93,6 +96,31 @@ def record_lines(record: dict) -> list[str]:
     width = max((len(key) for key, _ in pairs), default=0)
     return ["%s  %s" % ((key + ":").ljust(width + 1), value)
             for key, value in pairs]
+
+
+def policy_row(policy: dict) -> dict:
+    """A policy with its resources, schedule and retention in words, for
+    a table row."""
+    resources = policy.get("resources") or {}
+    if "share_ids" in resources:
+        what = "shares " + text(resources["share_ids"])
+    elif "metadata" in resources:
+        what = "metadata " + ", ".join(
+            "%s=%s" % pair for pair in sorted(resources["metadata"].items()))
+    else:
+        what = "all shares" if resources.get("all_shares") else None
+    schedule = policy.get("schedule") or {}
+    if "interval_seconds" in schedule:
+        when = "every %ss" % schedule["interval_seconds"]
+    elif "cron" in schedule:
+        when = "%s %s" % (schedule["cron"], schedule.get("timezone") or "UTC")
+    else:
+        when = None
+    retention = policy.get("retention") or {}
+    keep = ", ".join(label % retention[key] for key, label in (
+        ("max_count", "max %s"), ("max_age_seconds", "max age %ss"))
+        if retention.get(key) is not None)
+    return dict(policy, resources=what, schedule=when, retention=keep or None)
 
 
 def event_line(event: Event) -> str:

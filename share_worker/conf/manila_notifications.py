@@ -35,10 +35,12 @@ opts = [
                     "'openstack'; many deployments set 'manila')."),
     cfg.ListOpt("topics", default=["notifications"],
                 help="Manila's [oslo_messaging_notifications] topics."),
-    cfg.StrOpt("pool", default="share_worker",
-               help="Listener pool: the worker's own queue on Manila's "
-                    "topics, so other consumers keep their messages. "
-                    "Workers sharing a pool share the events."),
+    cfg.StrOpt("pool", default="share_worker_manila_events",
+               help="Listener pool: the name of the worker's own queue on "
+                    "Manila's topics, so other consumers keep their "
+                    "messages. Workers sharing a pool share the events. "
+                    "It must differ from [share_worker] topic, which names "
+                    "the RPC queue on the same broker."),
 ]
 
 

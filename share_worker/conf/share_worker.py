@@ -74,6 +74,19 @@ opts = [
                     "worker, or by itself restarted) once it expires."),
     cfg.IntOpt("batch_size", default=5000, min=1,
                help="Most operations one reconciler cycle loads."),
+    cfg.FloatOpt("scheduler_interval", default=5.0, min=0.05,
+                 help="Longest pause of the scheduler between two looks "
+                      "at the protection policies: it wakes up when the "
+                      "next known run falls due, and sees policies other "
+                      "workers create within this many seconds."),
+    cfg.IntOpt("scheduler_catchup_window", default=3600, min=0,
+               help="A scheduled run missed (the workers were down) by at "
+                    "most this many seconds is made once when a worker "
+                    "comes back; older missed runs are skipped. Never more "
+                    "than one catch-up run per policy."),
+    cfg.FloatOpt("retention_interval", default=10.0, min=0.05,
+                 help="Seconds between two passes of retention over the "
+                      "policies' checkpoints."),
 ]
 
 

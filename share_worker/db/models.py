@@ -29,7 +29,7 @@ checkpoints = sa.Table(
     sa.Column("options", sa.JSON, nullable=False),
     sa.Column("saved_info", sa.JSON, nullable=False),
     sa.Column("trigger", sa.String(16), nullable=False),
-    sa.Column("policy_id", sa.String(_ID)),
+    sa.Column("policy_id", sa.String(_ID), index=True),
     sa.Column("error", sa.JSON),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
@@ -83,4 +83,30 @@ events = sa.Table(
     sa.Column("record_id", sa.String(_ID), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+# Protection policies (contract 1.1). A scheduled tick is claimed by
+# compare-and-swap on next_run_at; pending_tick marks a claimed tick whose
+# checkpoints are still being recorded, so a worker that dies midway is
+# taken over (the tick's checkpoint ids are derived from it: no duplicates).
+policies = sa.Table(
+    "policies", metadata,
+    sa.Column("id", sa.String(_ID), primary_key=True),
+    sa.Column("project_id", sa.String(255), nullable=False, index=True),
+    sa.Column("user_id", sa.String(255)),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("resources", sa.JSON, nullable=False),
+    sa.Column("schedule", sa.JSON),
+    sa.Column("retention", sa.JSON),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("triggers", sa.JSON, nullable=False),
+    sa.Column("next_run_at", sa.DateTime, index=True),
+    sa.Column("last_run_at", sa.DateTime),
+    sa.Column("pending_tick", sa.DateTime),
+    sa.Column("pending_until", sa.DateTime),
+    # Keystone trust from the creator to the worker's service user.
+    sa.Column("trust_id", sa.String(255)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )

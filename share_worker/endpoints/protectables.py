@@ -19,7 +19,7 @@ from share_worker.engine import validate
 class ProtectablesEndpoint:
     """Protectable types, instances, dependents, and plugin schemas."""
 
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
     def __init__(self, engine: Any, auth_strategy: str,
                  tokens: TokenValidator | None = None) -> None:

@@ -23,7 +23,7 @@ from share_worker.endpoints.base import rpc_method
 class ProtectionEndpoint:
     """protect, restore, delete, and the checkpoint / restore records."""
 
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version="1.1")
 
     def __init__(self, engine: Any, auth_strategy: str,
                  tokens: TokenValidator | None = None) -> None:

@@ -25,10 +25,13 @@ from oslo_config import cfg
 from oslo_context import context as o_context
 
 from share_worker import exception
+from share_worker.clients.trusts import owner_actor
 from share_worker.db.operations import Operation, OperationStore
+from share_worker.db.policies import PolicyStore
 from share_worker.db.store import Store, utcnow
 from share_worker.engine import validate
 from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
+from share_worker.engine.policies import PolicyMethods
 from share_worker.engine.queries import Queries
 from share_worker.engine.reconciler import Reconciler
 from share_worker.engine.rejected import rejected_event
@@ -41,16 +44,21 @@ _TIMEOUTS = {"protect": "protect_timeout", "restore": "restore_timeout",
              "delete": "delete_timeout"}
 
 
-class Engine(Queries):
-    """Durable protect / restore / delete plus the read-only queries."""
+class Engine(Queries, PolicyMethods):
+    """Durable protect / restore / delete, the read-only queries and the
+    protection policies."""
 
     def __init__(self, conf: cfg.ConfigOpts, store: Store, registry: Any,
                  clients: Any, sink: EventSink | None = None,
                  clock: Callable[[], datetime.datetime] = utcnow,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, actor: Any = None) -> None:
         self._conf = conf
         self.store = store
         self.ops = OperationStore(store)
+        self.policies = PolicyStore(store)
+        #: who policies' automatic operations act as (see clients.trusts)
+        self.actor = actor or owner_actor(conf)
+        self.policy_watchers: list[Callable[[], None]] = []
         self.registry = registry
         self.clients = clients
         self._clock = clock

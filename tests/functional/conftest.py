@@ -137,6 +137,9 @@ def worker_conf(engine_conf, rabbit_vhost):
                              group="share_worker")
     engine_conf.set_override("topics", ["notifications_%s" % suffix],
                              group="oslo_messaging_notifications")
+    # Manila's notifications (exchange openstack) on a topic of its own.
+    engine_conf.set_override("topics", ["manila_notifications_%s" % suffix],
+                             group="manila_notifications")
     return engine_conf
 
 

@@ -95,7 +95,7 @@ def test_listener_follows_manila_notifications_group(rabbit_vhost,
     topic, notifier = manila_side
     group = "manila_notifications"
     overrides = {(group, "exchange"): "manila", (group, "topics"): [topic],
-                 (group, "pool"): "share_worker"}
+                 (group, "pool"): "sw-pool-ours"}
     if where == "own_url":
         # The worker's own broker is elsewhere; Manila's is named here.
         overrides[(None, "transport_url")] = "rabbit://nobody:x@127.0.0.1:9/"

@@ -571,7 +571,7 @@ def test_unknown_method_and_unsupported_version(start_service, client,
     start_service()
     ctxt = user_ctx().to_dict()
     for method in ("no_such_method", "_private", "__init__", "engine",
-                   "report_rejected", "create_policy"):
+                   "report_rejected", "on_share_event", "run_policy"):
         err = remote_error(client, ctxt, method, checkpoint_id="cp")
         assert err.exc_type == "NoSuchMethod" and method in err.value
         client.cast(ctxt, method, checkpoint_id="cp")

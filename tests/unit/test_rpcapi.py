@@ -123,8 +123,8 @@ def test_client_on_private_config_needs_no_global_options(wired):
 
 
 def test_version_history_names_the_current_version():
-    assert rpcapi.RPC_API_VERSION == "1.0"
-    assert "1.0 -" in rpcapi.__doc__
+    assert rpcapi.RPC_API_VERSION == "1.1"
+    assert "1.0 -" in rpcapi.__doc__ and "1.1 -" in rpcapi.__doc__
 
 
 class FakeNotifier:

@@ -66,7 +66,7 @@ def test_help_exits_0(ctl_main, capsys):
     result = ctl_main("--help")
     assert result.code == 0
     for command in ("protect", "restore", "delete", "show", "list", "watch",
-                    "protectables", "schemas"):
+                    "protectables", "schemas", "policy"):
         assert command in result.out
 
 

@@ -1,0 +1,186 @@
+"""Who a policy's automatic operations act as in Manila: the owner.
+
+Scheduled and event-triggered checkpoints are made with the identity of
+the policy's project, never as an admin, so their snapshots belong to
+the share's project::
+
+    actor = owner_actor(conf)          # by [share_worker] auth_strategy
+    trust_id = actor.delegate(ctx)     # at create_policy, as the caller
+    ctx = actor.context(policy_row)    # at each run: acts as the owner
+    actor.revoke(policy_row.trust_id, ctx)   # at delete_policy
+
+In keystone mode that is a Keystone trust from the policy's creator to
+the worker's service user (from ``[manila_client]``, password auth),
+with the creator's roles in the project and impersonation; in noauth
+mode it is simply the policy's project.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Any
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+from keystoneauth1.identity import v3
+from oslo_config import cfg
+from oslo_context import context as o_context
+
+from share_worker import exception
+
+LOG = logging.getLogger(__name__)
+_GROUP = "manila_client"
+
+
+def _request_id() -> str:
+    return "req-" + str(uuid.uuid4())
+
+
+class ProjectActor:
+    """noauth: Manila trusts the project id; nothing to delegate."""
+
+    def delegate(self, ctx: o_context.RequestContext) -> str | None:
+        return None
+
+    def revoke(self, trust_id: str | None,
+               ctx: o_context.RequestContext | None = None) -> None:
+        return None
+
+    def context(self, policy: Any) -> o_context.RequestContext:
+        return o_context.RequestContext(
+            user_id=policy.user_id, project_id=policy.project_id,
+            request_id=_request_id(), overwrite=False)
+
+
+class TrustActor:
+    """keystone: a trust from the policy's creator to the service user."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self._conf = conf
+        self._lock = threading.Lock()
+        self._service: ks_session.Session | None = None
+        self._auths: dict[str, v3.Password] = {}
+
+    def _service_session(self) -> ks_session.Session:
+        with self._lock:
+            if self._service is None:
+                auth = ks_loading.load_auth_from_conf_options(self._conf,
+                                                              _GROUP)
+                self._service = ks_loading.load_session_from_conf_options(
+                    self._conf, _GROUP, auth=auth)
+            return self._service
+
+    def _identity_url(self) -> str:
+        self._service_session()          # registers the plugin's options
+        url = (self._conf[_GROUP].auth_url or "").rstrip("/")
+        if not url:
+            raise exception.ConfigurationError(
+                reason="[manila_client] auth_url is needed for Keystone "
+                       "trusts")
+        return url if url.endswith("/v3") else url + "/v3"
+
+    def _as_caller(self, ctx: o_context.RequestContext) -> ks_session.Session:
+        return ks_session.Session(auth=token_endpoint.Token(
+            self._identity_url(), ctx.auth_token))
+
+    def delegate(self, ctx: o_context.RequestContext) -> str:
+        """Create the trust with the caller's token; its id."""
+        url = self._identity_url()
+        caller = self._as_caller(ctx)
+        try:
+            token = caller.get(url + "/auth/tokens", headers={
+                "X-Subject-Token": ctx.auth_token}).json()["token"]
+            project = (token.get("project") or {}).get("id")
+            if project != ctx.project_id:
+                raise exception.Forbidden(
+                    reason="the request's token is scoped to project %s, "
+                           "not %s" % (project, ctx.project_id))
+            roles = [{"id": r["id"]} for r in token.get("roles") or ()]
+            trustee = self._service_session().get_user_id()
+            body = {"trust": {
+                "trustor_user_id": token["user"]["id"],
+                "trustee_user_id": trustee, "project_id": project,
+                "impersonation": True, "roles": roles,
+                "allow_redelegation": False}}
+            trust = caller.post(url + "/OS-TRUST/trusts",
+                                json=body).json()["trust"]
+        except (ks_exc.Unauthorized, ks_exc.Forbidden, ks_exc.NotFound) as e:
+            raise exception.Forbidden(
+                reason="Keystone refused to delegate the policy's rights to "
+                       "the worker: %s" % e) from e
+        except ks_exc.ClientException as e:
+            raise exception.ManilaUnavailable(
+                reason="Keystone: could not create a trust: %s" % e) from e
+        LOG.info("Trust %s: user %s of project %s delegates to the worker",
+                 trust["id"], token["user"]["id"], project)
+        return trust["id"]
+
+    def revoke(self, trust_id: str | None,
+               ctx: o_context.RequestContext | None = None) -> None:
+        """Delete the trust: as the caller (its trustor may delete it),
+        else with the service's rights; a failure is logged."""
+        if not trust_id:
+            return
+        with self._lock:
+            self._auths.pop(trust_id, None)
+        url = "%s/OS-TRUST/trusts/%s" % (self._identity_url(), trust_id)
+        sessions = [self._service_session()]
+        if ctx is not None and ctx.auth_token:
+            sessions.insert(0, self._as_caller(ctx))
+        for sess in sessions:
+            try:
+                sess.delete(url)
+                LOG.info("Trust %s deleted", trust_id)
+                return
+            except ks_exc.NotFound:
+                return
+            except ks_exc.ClientException as e:
+                LOG.debug("Trust %s: delete refused: %s", trust_id, e)
+        LOG.warning("Trust %s could not be deleted; delete it in Keystone",
+                    trust_id)
+
+    def context(self, policy: Any) -> o_context.RequestContext:
+        """A context with a trust-scoped token: acts as the creator."""
+        if not policy.trust_id:
+            raise exception.Forbidden(
+                reason="policy %s has no Keystone trust to act with"
+                       % policy.id)
+        with self._lock:
+            auth = self._auths.get(policy.trust_id)
+        if auth is None:
+            group = self._conf[_GROUP]
+            self._service_session()
+            auth = v3.Password(
+                auth_url=self._identity_url(), username=group.username,
+                user_id=getattr(group, "user_id", None),
+                password=group.password,
+                user_domain_name=getattr(group, "user_domain_name", None),
+                user_domain_id=getattr(group, "user_domain_id", None),
+                trust_id=policy.trust_id)
+            with self._lock:
+                self._auths[policy.trust_id] = auth
+        sess = ks_session.Session(auth=auth)
+        try:
+            token = sess.get_token()
+            user_id = sess.get_user_id()
+        except (ks_exc.Unauthorized, ks_exc.Forbidden, ks_exc.NotFound) as e:
+            raise exception.Forbidden(
+                reason="policy %s: its trust %s no longer works: %s"
+                       % (policy.id, policy.trust_id, e)) from e
+        except ks_exc.ClientException as e:
+            raise exception.ManilaUnavailable(
+                reason="Keystone: trust token: %s" % e) from e
+        return o_context.RequestContext(
+            auth_token=token, user_id=user_id,
+            project_id=policy.project_id, request_id=_request_id(),
+            overwrite=False)
+
+
+def owner_actor(conf: cfg.ConfigOpts) -> ProjectActor | TrustActor:
+    if conf.share_worker.auth_strategy == "noauth":
+        return ProjectActor()
+    return TrustActor(conf)

@@ -1,0 +1,54 @@
+"""RPC endpoint for protection policies (contract version 1.1, DESIGN
+section 3.1). Callers prepare their client with ``version='1.1'``::
+
+    endpoint = PolicyEndpoint(engine, auth_strategy="keystone")
+    server = messaging.rpc_server(conf, transport, [endpoint, ...])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oslo_messaging
+from oslo_context import context as o_context
+
+from share_worker.clients.keystone import TokenValidator
+from share_worker.endpoints.base import rpc_method
+
+
+class PolicyEndpoint:
+    """create, show, list, update and delete protection policies."""
+
+    target = oslo_messaging.Target(version="1.1")
+
+    def __init__(self, engine: Any, auth_strategy: str,
+                 tokens: TokenValidator | None = None) -> None:
+        self.engine = engine
+        self.auth_strategy = auth_strategy
+        self.tokens = tokens
+
+    @rpc_method("policy")
+    def create_policy(self, ctx: o_context.RequestContext,
+                      policy: Any) -> dict:
+        return self.engine.create_policy(ctx, policy)
+
+    @rpc_method("policy_id")
+    def show_policy(self, ctx: o_context.RequestContext,
+                    policy_id: Any) -> dict:
+        return self.engine.show_policy(ctx, policy_id)
+
+    @rpc_method("filters", "limit", "marker")
+    def list_policies(self, ctx: o_context.RequestContext,
+                      filters: Any = None, limit: Any = None,
+                      marker: Any = None) -> list:
+        return self.engine.list_policies(ctx, filters, limit, marker)
+
+    @rpc_method("policy_id", "changes")
+    def update_policy(self, ctx: o_context.RequestContext, policy_id: Any,
+                      changes: Any) -> dict:
+        return self.engine.update_policy(ctx, policy_id, changes)
+
+    @rpc_method("policy_id")
+    def delete_policy(self, ctx: o_context.RequestContext,
+                      policy_id: Any) -> None:
+        self.engine.delete_policy(ctx, policy_id)
