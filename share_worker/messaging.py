@@ -10,6 +10,8 @@ which also decides where the Notifier publishes::
     transport = messaging.rpc_transport(conf)
     server = messaging.rpc_server(conf, transport, [endpoint])
     notifier = messaging.notifier(conf, publisher_id="share_worker.host1")
+    listener = messaging.manila_notification_listener(conf, [endpoint])
+    listener.start()     # endpoint.info(ctxt, publisher_id, event_type, ...)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from share_worker.conf import opts as sw_opts
 from share_worker.endpoints import base as endpoints_base
 
 RPC_VERSION = "1.1"
+
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register oslo.messaging's options on *conf* with our defaults.
@@ -145,4 +148,3 @@ def notifier(conf: cfg.ConfigOpts, publisher_id: str,
              ) -> oslo_messaging.Notifier:
     transport = transport or notification_transport(conf)
     return oslo_messaging.Notifier(transport, publisher_id=publisher_id)
-

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 
 from share_worker import exception, messaging
+from share_worker.clients.keystone import TokenValidator
 from share_worker.clients.manila import ManilaClientFactory
 from share_worker.db.store import Store
 from share_worker.endpoints.base import ContextSerializer
@@ -102,9 +103,13 @@ class WorkerService:
             conf, publisher_id(conf), self._notify_transport))
         self.engine = build_engine(conf, sink=sink)
         strategy = conf.share_worker.auth_strategy
-        endpoints = [ProtectionEndpoint(self.engine, strategy),
-                     ProtectablesEndpoint(self.engine, strategy),
-                     PolicyEndpoint(self.engine, strategy)]
+        tokens = None
+        if strategy == "keystone":
+            tokens = TokenValidator(self.engine.clients.service_session,
+                                    conf.share_worker.token_cache_seconds)
+        endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
+                     ProtectablesEndpoint(self.engine, strategy, tokens),
+                     PolicyEndpoint(self.engine, strategy, tokens)]
         self.server = messaging.rpc_server(conf, self.transport, endpoints,
                                            serializer=ContextSerializer())
         self.scheduler = Scheduler(self.engine, conf)

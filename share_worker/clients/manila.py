@@ -183,9 +183,10 @@ class ManilaClientFactory:
                 reason="[share_worker] auth_strategy = keystone needs the "
                        "worker's service credentials in [manila_client] "
                        "(auth_type = password, auth_url, username, ...)")
-        self._get_service_session()
+        self.service_session()
 
-    def _get_service_session(self) -> ks_session.Session:
+    def service_session(self) -> ks_session.Session:
+        """The keystoneauth1 session of the worker's service user."""
         with self._lock:
             if self._service_session is None:
                 try:
@@ -211,7 +212,7 @@ class ManilaClientFactory:
         if self._mconf.endpoint_override:
             endpoint = self._mconf.endpoint_override
         else:
-            sess = self._get_service_session()
+            sess = self.service_session()
             with manila_errors("find the sharev2 endpoint in the catalog"):
                 endpoint = sess.get_endpoint(
                     service_type=self._mconf.service_type,
@@ -304,7 +305,7 @@ class ManilaClientFactory:
         endpoint = self._endpoint(None if token is None else project_id)
         version = self.negotiated_version(endpoint)
         if token is None:
-            sess = self._get_service_session()
+            sess = self.service_session()
         else:
             sess = self._session(token_endpoint.Token(endpoint, token))
         client = manila_client.Client(

@@ -45,7 +45,10 @@ opts = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(GROUP)
+    # A group of its own: a shared OptGroup would share its options (and
+    # their overrides) between every ConfigOpts of the process.
+    conf.register_group(cfg.OptGroup(GROUP.name, title=GROUP.title,
+                                     help=GROUP.help))
     conf.register_opts(opts, group=GROUP)
 
 

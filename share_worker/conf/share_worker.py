@@ -24,6 +24,12 @@ opts = [
                         ("noauth", "act in Manila as the request's project "
                                    "(Manila auth_strategy = noauth)")],
                help="How requests are authenticated against Manila."),
+    cfg.IntOpt("token_cache_seconds", default=60, min=0,
+               help="auth_strategy = keystone: seconds a request token "
+                    "Keystone validated is trusted without asking again "
+                    "(never past its expiry). A revoked token is refused "
+                    "at most this long after. 0: ask Keystone for every "
+                    "request."),
     cfg.IntOpt("max_in_flight", default=10000, min=1,
                help="Most operations (protect, restore, delete) accepted "
                     "and not yet finished; beyond it requests are answered "
@@ -92,7 +98,10 @@ opts = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(GROUP)
+    # A group of its own: a shared OptGroup would share its options (and
+    # their overrides) between every ConfigOpts of the process.
+    conf.register_group(cfg.OptGroup(GROUP.name, title=GROUP.title,
+                                     help=GROUP.help))
     conf.register_opts(opts, group=GROUP)
 
 

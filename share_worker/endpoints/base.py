@@ -10,7 +10,10 @@ checked ``RequestContext`` and only the contract's arguments::
         def show_checkpoint(self, ctx, checkpoint_id):
             return self.engine.show_checkpoint(ctx, checkpoint_id)
 
-Errors are the contract's exception classes; callers see them as
+An endpoint has ``engine``, ``auth_strategy`` and ``tokens`` (a
+:class:`share_worker.clients.keystone.TokenValidator` under
+``auth_strategy = keystone``, which replaces the context's identity by
+its token's). Errors are the contract's exception classes; callers see them as
 ``RemoteError`` with that ``exc_type``. Anything else (a bug) is logged
 and reaches the caller as ``InvalidState`` never as a traceback.
 """
@@ -168,7 +171,11 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
             cast = dispatching_cast()
             ctx = None
             try:
-                ctx = request_context(ctxt, self.auth_strategy)
+                checked = request_context(ctxt, self.auth_strategy)
+                if self.tokens is not None:
+                    # keystone: the token's identity, not the sender's word
+                    checked = self.tokens.authenticate(checked)
+                ctx = checked
                 _check_arguments(fn.__name__, kwargs, names, required)
                 return fn(self, ctx, **kwargs)
             except exception.ShareWorkerError as e:

@@ -16,6 +16,7 @@ from typing import Any
 import oslo_messaging
 from oslo_context import context as o_context
 
+from share_worker.clients.keystone import TokenValidator
 from share_worker.endpoints.base import rpc_method
 
 
@@ -24,9 +25,11 @@ class ProtectionEndpoint:
 
     target = oslo_messaging.Target(version="1.1")
 
-    def __init__(self, engine: Any, auth_strategy: str) -> None:
+    def __init__(self, engine: Any, auth_strategy: str,
+                 tokens: TokenValidator | None = None) -> None:
         self.engine = engine
         self.auth_strategy = auth_strategy
+        self.tokens = tokens
 
     @rpc_method("resource", "options", "checkpoint_id",
                 operation="protect")

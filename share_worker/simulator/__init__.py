@@ -26,7 +26,8 @@ behind an HTTP server on 127.0.0.1 and builds manilaclients for it)::
     sim.configure(max_version=, admin_projects=, strict_auth=, delays=,
                   latency=, default_share_type=) -> dict
     sim.set_delays(share_create=, share_delete=, snapshot_create=,
-                   snapshot_delete=, revert=)      # seconds
+                   snapshot_delete=, snapshot_delete_tail=, revert=)
+        # seconds; the tail: a deleted snapshot answers 400 that long
     sim.set_max_version("2.26")
     sim.add_share_type(name, extra_specs=None, is_public=True) -> dict
     sim.add_token(token, user_id, project_id, is_admin=False)

@@ -148,7 +148,8 @@ class ManilaSimulator(ObjectsApi):
 
     def set_delays(self, **delays: float) -> None:
         """Set seconds for share_create, share_delete, snapshot_create,
-        snapshot_delete and revert."""
+        snapshot_delete, snapshot_delete_tail (how long a deleted snapshot
+        answers 400 before it is gone, as in Manila 23) and revert."""
         unknown = set(delays) - set(DELAY_NAMES)
         if unknown:
             raise ValueError(f"unknown delays {sorted(unknown)}")

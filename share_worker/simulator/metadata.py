@@ -28,10 +28,14 @@ def validate(body: object, entity: str = "metadata") -> dict[str, str]:
     for key, value in metadata.items():
         if not key:
             raise errors.bad_request("Metadata property key is blank.")
-        if len(key) > 255 or len(str(value)) > 1023:
+        if len(key) > 255:
             raise errors.bad_request(
-                "Metadata property key or value is too long."
-            )
+                "Metadata property key is greater than 255 characters.")
+        if not value:
+            raise errors.bad_request("Metadata property value is blank.")
+        if len(str(value)) > 1023:
+            raise errors.bad_request(
+                "Metadata property value is greater than 1023 characters.")
     return {k: str(v) for k, v in metadata.items()}
 
 

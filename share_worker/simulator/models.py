@@ -147,6 +147,8 @@ class Snapshot:
     description: str | None = None
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
     gen: int = 0
+    #: deleted but for its row: Manila answers 400 when it has to show it
+    instance_gone: bool = False
     created_at_text: str = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:

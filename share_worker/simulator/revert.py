@@ -26,8 +26,8 @@ def revert(store: Store, ctx: models.RequestContext, share_id: str,
     snapshot_id = info.get("snapshot_id") if isinstance(info, dict) else None
     if not isinstance(snapshot_id, str):
         raise errors.bad_request(
-            "Invalid input for field/attribute revert. 'snapshot_id' is a "
-            "required property"
+            f"Invalid input for field/attribute revert. Value: {info}. "
+            "'snapshot_id' is a required property"
         )
     share = shares.find(store, ctx, share_id)
     if share is None:

@@ -90,9 +90,9 @@ def create(store: Store, ctx: models.RequestContext, body: dict) -> Result:
         share_proto=proto,
         share_type=share_type,
         created_at=store.now(),
-        status=(
-            models.CREATING_FROM_SNAPSHOT if snapshot else models.CREATING
-        ),
+        # Manila answers "creating" from snapshot too; only a driver that
+        # creates asynchronously moves the share to creating_from_snapshot.
+        status=models.CREATING,
         name=req.get("name"),
         description=req.get("description"),
         metadata={k: str(v) for k, v in (req.get("metadata") or {}).items()},
@@ -251,7 +251,7 @@ def start_delete(store: Store, share: models.Share) -> None:
     count = len(store.share_snapshots.get(share.id, {}))
     if count:
         raise errors.forbidden(
-            f"Invalid share: Share still has {count} dependent snapshots.."
+            f"Invalid share: Share still has {count} dependent snapshots."
         )
     store.set_status(share, models.DELETING)
     if store.take_object_fault("share_delete", share.id):

@@ -19,7 +19,10 @@ convention.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from share_worker.simulator import errors, listing, models, views
+from share_worker.simulator import metadata as meta
 from share_worker.simulator.store import Store
 
 METADATA_VERSION = (2, 73)
@@ -53,9 +56,7 @@ def create(store: Store, ctx: models.RequestContext, body: dict) -> Result:
     share_id = str(req.get("share_id"))
     share = store.shares.get(share_id)
     if share is None:
-        raise errors.not_found(
-            f"ShareNotFound: Share {share_id} could not be found."
-        )
+        raise errors.not_found("NotFound: Resource could not be found.")
     ident = ctx.identity
     if not (ident.is_admin or share.is_public
             or share.project_id == ident.project_id):
@@ -75,7 +76,7 @@ def create(store: Store, ctx: models.RequestContext, body: dict) -> Result:
     _check_quota(store, ident.project_id, share.size)
     metadata = {}
     if ctx.at_least(METADATA_VERSION) and req.get("metadata"):
-        metadata = {k: str(v) for k, v in req["metadata"].items()}
+        metadata = meta.validate(req)
     snapshot = models.Snapshot(
         id=models.new_id(),
         share_id=share.id,
@@ -121,7 +122,18 @@ def _check_quota(store: Store, project_id: str, size: int) -> None:
 def show(store: Store, ctx: models.RequestContext,
          snapshot_id: str) -> Result:
     snapshot = get_or_404(store, ctx, snapshot_id)
-    return 200, {"snapshot": views.snapshot_detail(ctx, snapshot)}
+    return 200, {"snapshot": _render(views.snapshot_detail)(ctx, snapshot)}
+
+
+def _render(view: Callable) -> Callable:
+    """*view*, or the 400 Manila answers for a snapshot whose instance is
+    already deleted (its view can't be built)."""
+    def render(ctx: models.RequestContext, snapshot: models.Snapshot
+               ) -> dict:
+        if snapshot.instance_gone:
+            raise errors.bad_request()
+        return view(ctx, snapshot)
+    return render
 
 
 def index(store: Store, ctx: models.RequestContext, query: dict,
@@ -143,7 +155,8 @@ def index(store: Store, ctx: models.RequestContext, query: dict,
         ids = store.project_snapshots.get(ident.project_id, {})
     wanted = _filters(ctx, query)
 
-    render = views.snapshot_detail if detail else views.snapshot_summary
+    render = _render(views.snapshot_detail if detail
+                     else views.snapshot_summary)
     body = views.list_body(ctx, query, page, key, ids, store.snapshots,
                            wanted, render, "snapshots",
                            "share_snapshots_links")
@@ -180,7 +193,7 @@ def delete(store: Store, ctx: models.RequestContext,
     if snapshot.status not in DELETABLE:
         raise errors.bad_request(
             "Invalid share snapshot: Share Snapshot status must be one of "
-            f"{DELETABLE}.."
+            f"{DELETABLE}."
         )
     start_delete(store, snapshot)
     return 202, None
@@ -194,5 +207,11 @@ def start_delete(store: Store, snapshot: models.Snapshot) -> None:
             store.set_status(snapshot, models.ERROR_DELETING)
     else:
         def apply() -> None:
-            store.remove_snapshot(snapshot.id)
+            tail = store.delays["snapshot_delete_tail"]
+            if tail <= 0:
+                store.remove_snapshot(snapshot.id)
+                return
+            snapshot.instance_gone = True
+            store.schedule(tail, snapshot,
+                           lambda: store.remove_snapshot(snapshot.id))
     store.schedule(store.delays["snapshot_delete"], snapshot, apply)

@@ -5,6 +5,12 @@
         manila = real_cloud.manila("sw-user-a")      # python-manilaclient
         real_cloud.users["share_worker"].project_id
 
+``engine_conf`` (which the functional fixtures ``worker_conf``,
+``start_service``, ``rpc`` and ``events`` build on) is overridden here: the
+worker runs with ``auth_strategy = keystone`` and its service user in
+``[manila_client]``, over the session's own RabbitMQ vhost. ``shares``
+makes shares and removes them (and their snapshots) after the test.
+
 ``real_cloud`` runs ``tools/cloud/cloud.py start`` once per session: it
 installs the services' venvs on first use (minutes), starts what is not
 running and is a no-op when all runs. A cloud that cannot start fails the
@@ -22,10 +28,15 @@ import sys
 from typing import Any
 
 import pytest
+from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
 from keystoneauth1.identity import v3
 from manilaclient import api_versions
 from manilaclient import client as manila_client
+from oslo_context import context as o_context
+
+from tests.functional.cloud.shares import Shares
 
 CLOUD_SCRIPT = (pathlib.Path(__file__).resolve().parents[3]
                 / "tools" / "cloud" / "cloud.py")
@@ -55,6 +66,10 @@ class RealCloud:
     share_type: str
     share_type_id: str
     pool: str
+    #: a share type on a backend whose snapshot create/delete take
+    #: ``slow_delays`` seconds each
+    slow_share_type: str
+    slow_delays: dict[str, float]
     transport_url: str
     control_exchange: str
     notification_topic: str
@@ -92,15 +107,41 @@ class RealCloud:
         return ks_session.Session(auth=self.auth(user), timeout=30)
 
     def token(self, user: str) -> str:
+        """A new project-scoped token for USER."""
         return self.session(user).get_token()
+
+    def context(self, user: str, token: str | None = None,
+                **kwargs: Any) -> o_context.RequestContext:
+        """USER's request context with a new token (or *token*)."""
+        found = self.users[user]
+        return o_context.RequestContext(
+            user_id=found.user_id, project_id=found.project_id,
+            auth_token=token or self.token(user), **kwargs)
+
+    def manila_with_token(self, token: str) -> Any:
+        """A manilaclient v2 client sending *token* as is."""
+        sess = ks_session.Session(
+            auth=token_endpoint.Token(self.manila_url, token), timeout=30)
+        return manila_client.Client(self._version(), session=sess,
+                                    service_catalog_url=self.manila_url)
+
+    def revoke(self, token: str) -> None:
+        """Revoke *token* in Keystone, as the admin."""
+        self.session("admin").delete(
+            "/auth/tokens", headers={"X-Subject-Token": token},
+            endpoint_filter={"service_type": "identity",
+                             "version": (3, 0)})
+
+    def _version(self) -> api_versions.APIVersion:
+        return min(api_versions.APIVersion(self.manila_api_version),
+                   api_versions.APIVersion(api_versions.MAX_VERSION))
 
     def manila(self, user: str) -> Any:
         """A manilaclient v2 client for USER; the endpoint comes from the
         catalog (service type sharev2), at the highest microversion both
         this client and the server speak."""
-        version = min(api_versions.APIVersion(self.manila_api_version),
-                      api_versions.APIVersion(api_versions.MAX_VERSION))
-        return manila_client.Client(version, session=self.session(user),
+        return manila_client.Client(self._version(),
+                                    session=self.session(user),
                                     service_type="sharev2",
                                     region_name=self.region_name)
 
@@ -129,3 +170,35 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def real_cloud() -> RealCloud:
     return RealCloud.from_json(_start_cloud())
+
+
+@pytest.fixture
+def engine_conf(conf, real_cloud, tmp_path):
+    """The worker against the real cloud: keystone auth, its service user
+    from [manila_client] (keystoneauth1), a SQLite store, fast polls."""
+    group = "manila_client"
+    conf.register_opts(ks_loading.get_auth_plugin_conf_options("password"),
+                       group=group)
+    svc = real_cloud.service_user
+    for key, value in {
+            "auth_type": "password", "auth_url": real_cloud.auth_url,
+            "username": svc.username, "password": svc.password,
+            "user_domain_name": svc.user_domain_name,
+            "project_name": svc.project_name,
+            "project_domain_name": svc.project_domain_name,
+            "region_name": real_cloud.region_name}.items():
+        conf.set_override(key, value, group=group)
+    conf.set_override("auth_strategy", "keystone", group="share_worker")
+    conf.set_override("connection", "sqlite:///%s" % (tmp_path / "store.db"),
+                      group="database")
+    for key, value in {"poll_interval": 0.2, "retry_backoff": 0.1,
+                       "lease_seconds": 10}.items():
+        conf.set_override(key, value, group="share_worker")
+    return conf
+
+
+@pytest.fixture
+def shares(real_cloud):
+    made = Shares(real_cloud)
+    yield made
+    made.cleanup()

@@ -1,7 +1,6 @@
 """The engine in keystone mode against the real Keystone and Manila:
-real users' tokens, the service user's catalog and polls.
-
-First steps of the real-cloud tier (issue 4); more to come."""
+real users' tokens, the service user's catalog and polls, without
+RabbitMQ (the same over RabbitMQ: test_cloud_rpc.py)."""
 
 import pytest
 from oslo_context import context as o_context

@@ -134,7 +134,7 @@ class Worker:
     """Engine + endpoints + RPC server on the fake transport."""
 
     def __init__(self, conf: Any, sqlite_url: str, manila: Any,
-                 strategy: str) -> None:
+                 strategy: str, tokens: Any = None) -> None:
         self.clients = fakes.FakeClients(manila)
         self.store = Store.from_url(sqlite_url)
         self.store.upgrade()
@@ -143,8 +143,9 @@ class Worker:
                              PluginRegistry.load(self.clients),
                              self.clients, sink=self.sink)
         self.transport = messaging.rpc_transport(conf)
-        self.endpoints = [ProtectionEndpoint(self.engine, strategy),
-                          ProtectablesEndpoint(self.engine, strategy)]
+        self.endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
+                          ProtectablesEndpoint(self.engine, strategy,
+                                               tokens)]
         self.server = messaging.rpc_server(conf, self.transport,
                                            self.endpoints,
                                            serializer=ContextSerializer())
@@ -178,10 +179,11 @@ class Worker:
 def make_worker(msg_conf, sqlite_url, manila):
     workers = []
 
-    def make(strategy: str = "noauth", **overrides: Any) -> Worker:
+    def make(strategy: str = "noauth", tokens: Any = None,
+             **overrides: Any) -> Worker:
         for key, value in overrides.items():
             msg_conf.set_override(key, value, group="share_worker")
-        worker = Worker(msg_conf, sqlite_url, manila, strategy)
+        worker = Worker(msg_conf, sqlite_url, manila, strategy, tokens)
         workers.append(worker)
         return worker
 

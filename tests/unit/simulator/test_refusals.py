@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_snapshot_of_unavailable_share_is_400_unless_forced(api, sim):
     share_id = sim.create_share("proj", status="creating")
@@ -32,7 +34,7 @@ def test_delete_share_with_snapshots_is_403(api, sim):
     status, body = api("DELETE", f"/v2/shares/{share_id}")
     assert status == 403
     assert body["forbidden"]["message"] == (
-        "Invalid share: Share still has 1 dependent snapshots.."
+        "Invalid share: Share still has 1 dependent snapshots."
     )
 
 
@@ -162,3 +164,20 @@ def test_admin_actions_need_admin(api, sim):
                     {"force_delete": None}, token="a:admin")
     assert status == 202
     assert sim.share(share_id) is None
+
+
+@pytest.mark.parametrize("metadata,message", [
+    ({"k" * 256: "v"}, "Metadata property key is greater than 255 "
+                       "characters."),
+    ({"": "v"}, "Metadata property key is blank."),
+    ({"k": ""}, "Metadata property value is blank."),
+    ({"k": "v" * 1024}, "Metadata property value is greater than 1023 "
+                        "characters."),
+])
+def test_bad_snapshot_metadata_is_400(api, sim, metadata, message):
+    share_id = sim.create_share("proj")
+    status, body = api("POST", "/v2/snapshots",
+                       {"snapshot": {"share_id": share_id,
+                                     "metadata": metadata}})
+    assert (status, body["badRequest"]["message"]) == (400, message)
+    assert sim.snapshots("proj", share_id) == []

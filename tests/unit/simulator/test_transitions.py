@@ -85,19 +85,23 @@ def test_share_from_snapshot_status_and_error(api, sim):
     snap_id = sim.create_snapshot(share_id)
     sim.fail_next("share_create", snap_id)
     new = _create_share(api, snapshot_id=snap_id, size=None)
-    assert new["status"] == "creating_from_snapshot"
+    assert new["status"] == "creating"      # as Manila 23 answers
     assert new["size"] == 2
     assert new["snapshot_id"] == snap_id
     assert _status(api, "share", new["id"]) == "error"
 
 
 def test_creating_from_snapshot_shown_as_creating_before_2_54(api, sim):
+    # The status an asynchronous driver moves such a share to.
     share_id = sim.create_share("proj")
     snap_id = sim.create_snapshot(share_id)
     sim.set_delays(share_create=10)
     new = _create_share(api, snapshot_id=snap_id)
+    sim.set_status("share", new["id"], "creating_from_snapshot")
     _, body = api("GET", f"/v2/shares/{new['id']}", version="2.53")
     assert body["share"]["status"] == "creating"
+    _, body = api("GET", f"/v2/shares/{new['id']}", version="2.54")
+    assert body["share"]["status"] == "creating_from_snapshot"
 
 
 def test_revert_moves_share_and_snapshot_then_back(api, sim, clock):
@@ -139,3 +143,31 @@ def test_set_status_via_python_api(sim):
     share_id = sim.create_share("proj", status="creating")
     sim.set_status("share", share_id, "error")
     assert sim.share(share_id)["status"] == "error"
+
+
+def test_a_deleted_snapshot_answers_400_during_the_delete_tail(api, sim,
+                                                               clock):
+    """Manila 23 deletes a snapshot's instance before its row: meanwhile
+    a GET of it, and any list holding it, answer 400 (badRequest)."""
+    share_id = sim.create_share("proj")
+    keep = sim.create_snapshot(share_id)
+    snap_id = sim.create_snapshot(share_id)
+    sim.set_delays(snapshot_delete=1, snapshot_delete_tail=2)
+    assert api("DELETE", f"/v2/snapshots/{snap_id}") == (202, None)
+    assert _status(api, "snapshot", snap_id) == "deleting"
+    clock.advance(1)
+    status, body = api("GET", f"/v2/snapshots/{snap_id}")
+    assert status == 400 and body["badRequest"]["code"] == 400
+    for path, query in (("/v2/snapshots/detail", None),
+                        ("/v2/snapshots", None),
+                        ("/v2/snapshots/detail", {"share_id": share_id}),
+                        ("/v2/snapshots/detail", {"status": "deleting"})):
+        assert api("GET", path, query=query)[0] == 400, (path, query)
+    # A list that doesn't hold it is answered.
+    status, body = api("GET", "/v2/snapshots/detail",
+                       query={"status": "available"})
+    assert [s["id"] for s in body["snapshots"]] == [keep]
+    clock.advance(2)
+    assert _status(api, "snapshot", snap_id) == 404
+    status, body = api("GET", "/v2/snapshots/detail")
+    assert [s["id"] for s in body["snapshots"]] == [keep]

@@ -2,7 +2,7 @@
 
     python manila_provision.py database       # create the database if missing
     python manila_provision.py drop-database
-    python manila_provision.py share-type     # ensure it, wait for the pool
+    python manila_provision.py share-types    # ensure them, wait for the pools
 
 Reads a JSON request on stdin (see localcloud/manila.py), prints JSON.
 """
@@ -61,41 +61,53 @@ def _admin_client(request):
                                 service_type="sharev2"), version
 
 
-def share_type(request):
-    manila, version = _admin_client(request)
-    wanted = request["extra_specs"]
+def _ensure_share_type(manila, name, wanted):
     found = [t for t in manila.share_types.list(show_all=True)
-             if t.name == request["name"]]
+             if t.name == name]
     if found:
         current = found[0]
         if current.get_keys() != wanted:
             current.set_keys(wanted)
-    else:
-        current = manila.share_types.create(
-            request["name"], spec_driver_handles_share_servers=False,
-            extra_specs={k: v for k, v in wanted.items()
-                         if k != "driver_handles_share_servers"})
-    return {"share_type_id": current.id,
-            "pool": _wait_pool(manila, request["timeout"]),
+        return current
+    return manila.share_types.create(
+        name, spec_driver_handles_share_servers=False,
+        extra_specs={k: v for k, v in wanted.items()
+                     if k != "driver_handles_share_servers"})
+
+
+def share_types(request):
+    """Ensure each share type; wait until every backend has its pool."""
+    manila, version = _admin_client(request)
+    types = {}
+    for name, wanted in request["share_types"].items():
+        types[name] = _ensure_share_type(manila, name, wanted).id
+    return {"share_types": types,
+            "pools": _wait_pools(manila, request["backends"],
+                                 request["timeout"]),
             "api_version": version.get_string()}
 
 
-def _wait_pool(manila, timeout):
-    """The scheduler learns the dummy pool from manila-share's first
-    capabilities report, a few seconds after both started."""
+def _wait_pools(manila, backends, timeout):
+    """The scheduler learns each dummy pool from manila-share's first
+    capabilities report, a few seconds after both started. Returns
+    {share_backend_name: pool name}."""
     until = time.monotonic() + timeout
     while True:
-        pools = manila.pools.list()
-        if pools:
-            return pools[0].name
+        pools = {}
+        for pool in manila.pools.list(detailed=True):
+            backend = (pool.capabilities or {}).get("share_backend_name")
+            pools.setdefault(backend, pool.name)
+        if all(name in pools for name in backends):
+            return {name: pools[name] for name in backends}
         if time.monotonic() >= until:
-            raise SystemExit("no pool in scheduler-stats/pools after %.0f s"
-                             % timeout)
+            raise SystemExit("pools of %s not all in scheduler-stats/pools "
+                             "after %.0f s (found %s)"
+                             % (backends, timeout, sorted(pools)))
         time.sleep(0.5)
 
 
 STEPS = {"database": database, "drop-database": drop_database,
-         "share-type": share_type}
+         "share-types": share_types}
 
 if __name__ == "__main__":
     json.dump(STEPS[sys.argv[1]](json.load(sys.stdin)), sys.stdout)

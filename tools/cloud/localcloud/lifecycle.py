@@ -27,6 +27,9 @@ from localcloud.procs import log, timed
 from localcloud.settings import Settings
 
 PASSWORDS = ("admin",) + tuple(name for name, _, _ in keystone.USERS)
+#: What cloud.json describes; a cloud started by a script with another
+#: layout is set up again (changed config, share types) by ``start``.
+LAYOUT = 2
 
 
 def all_processes(settings: Settings) -> list[procs.Process]:
@@ -95,10 +98,14 @@ def _already_running(settings: Settings) -> dict | None:
     if not settings.cloud_json.exists() or any(
             p.pid() is None for p in all_processes(settings)):
         return None
+    info = json.loads(settings.cloud_json.read_text())
+    if info.get("layout") != LAYOUT:
+        log("started by another version of this script: setting up again")
+        return None
     until = procs.deadline(10)
     keystone.wait_ready(settings, until)
     manila.wait_ready(settings, until)
-    return json.loads(settings.cloud_json.read_text())
+    return info
 
 
 def start(settings: Settings) -> dict:
@@ -132,7 +139,7 @@ def _start(settings: Settings) -> dict:
         ids = keystone.provision(settings, passwords)
     with timed("manila api ready"):
         manila.wait_ready(settings, until)
-    with timed("share type and pool"):
+    with timed("share types and pools"):
         found = manila.finish(settings, passwords, until)
     info = _describe(settings, passwords, ids, found)
     settings.cloud_json.touch(mode=0o600)
@@ -154,9 +161,14 @@ def _describe(settings: Settings, passwords: dict[str, str], ids: dict,
         "region_name": "RegionOne",
         "manila_url": settings.manila_url,
         "manila_api_version": found["api_version"],
+        "layout": LAYOUT,
         "share_type": manila.SHARE_TYPE,
-        "share_type_id": found["share_type_id"],
-        "pool": found["pool"],
+        "share_type_id": found["share_types"][manila.SHARE_TYPE],
+        "pool": found["pools"][manila.BACKENDS["dummy1"][0]],
+        "slow_share_type": manila.SLOW_SHARE_TYPE,
+        "slow_share_type_id": found["share_types"][manila.SLOW_SHARE_TYPE],
+        "slow_pool": found["pools"][manila.BACKENDS["dummy2"][0]],
+        "slow_delays": manila.SLOW_DELAYS,
         "transport_url": settings.manila_transport_url,
         "control_exchange": "openstack",
         "notification_topic": "notifications",

@@ -4,7 +4,7 @@ its three processes and the default share type.
     prepare(settings, secrets)      # database, vhost, config, schema once
     for p in processes(settings): p.start()
     wait_ready(settings, until)
-    info = finish(settings, secrets, until)   # share type, dummy pool
+    info = finish(settings, secrets, until)   # share types, pools
 """
 
 from __future__ import annotations
@@ -19,8 +19,17 @@ from localcloud import settings as settings_mod
 from localcloud.settings import HELPERS_DIR, Settings
 from localcloud.venvs import Venv
 
-BACKEND = "dummy1"
 SHARE_TYPE = "default"
+#: A share type on a backend whose snapshots take seconds to create and
+#: delete, for tests that act while an operation is under way.
+SLOW_SHARE_TYPE = "slow"
+#: Seconds the slow backend's dummy driver sleeps in these methods.
+SLOW_DELAYS = {"create_snapshot": 6, "delete_snapshot": 6}
+#: backend section -> (share_backend_name, share type, method delays)
+BACKENDS = {
+    "dummy1": ("DUMMY1", SHARE_TYPE, {}),
+    "dummy2": ("DUMMY2", SLOW_SHARE_TYPE, SLOW_DELAYS),
+}
 EXTRA_SPECS = {
     "driver_handles_share_servers": "False",
     "snapshot_support": "True",
@@ -44,10 +53,34 @@ def config_file(settings: Settings) -> pathlib.Path:
     return _dir(settings) / "manila.conf"
 
 
-def _write_config(settings: Settings, secrets: dict[str, str]) -> None:
+def share_types() -> dict[str, dict[str, str]]:
+    """Each share type's extra specs; each type lives on its own backend."""
+    return {share_type: dict(EXTRA_SPECS, share_backend_name=name)
+            for name, share_type, _ in BACKENDS.values()}
+
+
+def _backend_section(section: str) -> str:
+    name, _, delays = BACKENDS[section]
+    listed = ",".join("%s:%s" % item for item in sorted(delays.items()))
+    return f"""
+[{section}]
+share_driver = manila.tests.share.drivers.dummy.DummyDriver
+driver_handles_share_servers = False
+share_backend_name = {name}
+# Latency only where listed: the default per-method delays of 2-4 s stay
+# off only when the dict below is set (empty or not) as well.
+dummy_driver_default_driver_method_delay = 0
+dummy_driver_driver_methods_delays = {listed}
+"""
+
+
+def _write_config(settings: Settings, secrets: dict[str, str]) -> bool:
+    """Write manila.conf; True when its content changed."""
     base = _dir(settings)
     etc = settings.manila_venv / "etc" / "manila"
-    config_file(settings).write_text(f"""\
+    backends = "".join(_backend_section(s) for s in BACKENDS)
+    enabled = ",".join(BACKENDS)
+    text = f"""\
 [DEFAULT]
 host = {HOST}
 state_path = {base}/state
@@ -55,7 +88,7 @@ api_paste_config = {etc}/api-paste.ini
 rootwrap_config = {etc}/rootwrap.conf
 auth_strategy = keystone
 transport_url = {settings.manila_transport_url}
-enabled_share_backends = {BACKEND}
+enabled_share_backends = {enabled}
 enabled_share_protocols = NFS,CIFS
 default_share_type = {SHARE_TYPE}
 
@@ -79,17 +112,16 @@ password = {secrets["manila"]}
 user_domain_name = Default
 project_name = service
 project_domain_name = Default
-
-[{BACKEND}]
-share_driver = manila.tests.share.drivers.dummy.DummyDriver
-driver_handles_share_servers = False
-share_backend_name = DUMMY1
-# No simulated latency: the default per-method delays of 2-4 s only stay
-# off when the dict below is set empty as well.
-dummy_driver_default_driver_method_delay = 0
-dummy_driver_driver_methods_delays =
-""")
-    config_file(settings).chmod(0o600)
+# No token cache: a revoked token is refused at once, as it would be by a
+# deployment whose cache has expired (tests revoke tokens mid-operation).
+token_cache_time = -1
+{backends}"""
+    path = config_file(settings)
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    path.chmod(0o600)
+    return True
 
 
 def _rabbitmqctl(*args: str) -> str:
@@ -128,11 +160,17 @@ def drop_database(settings: Settings) -> None:
 
 
 def prepare(settings: Settings, secrets: dict[str, str]) -> None:
-    """Database and vhost when missing, the config, the schema once."""
+    """Database and vhost when missing, the config, the schema once.
+    Manila processes still running with an older config are stopped (and
+    started again with the rest)."""
     base = _dir(settings)
     for path in (base / "state", base / "lock", settings.logs):
         path.mkdir(parents=True, exist_ok=True)
-    _write_config(settings, secrets)
+    if _write_config(settings, secrets):
+        for process in processes(settings):
+            if process.stop():
+                procs.log("%s: stopped (configuration changed)"
+                          % process.name)
     with procs.timed("rabbitmq vhost"):
         _ensure_vhost(settings)
     with procs.timed("manila database"):
@@ -183,15 +221,16 @@ def wait_ready(settings: Settings, until: float) -> None:
 
 def finish(settings: Settings, secrets: dict[str, str],
            until: float) -> dict:
-    """Ensure the share type and wait for the dummy pool."""
+    """Ensure the share types and wait for every backend's pool."""
     request = {"auth_url": settings.keystone_url,
-               "admin_password": secrets["admin"], "name": SHARE_TYPE,
-               "extra_specs": EXTRA_SPECS,
+               "admin_password": secrets["admin"],
+               "share_types": share_types(),
+               "backends": [name for name, _, _ in BACKENDS.values()],
                "timeout": max(1.0, until - time.monotonic())}
     try:
         return venv(settings).run_json(
             HELPERS_DIR / "manila_provision.py", request,
-            settings.logs / "manila_provision.log", "share-type")
+            settings.logs / "manila_provision.log", "share-types")
     except procs.CloudError as err:
         tails = "\n".join(procs.log_tail(p.log)
                           for p in processes(settings)[1:])

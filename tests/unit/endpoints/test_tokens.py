@@ -1,0 +1,113 @@
+"""auth_strategy = keystone with a TokenValidator: every method acts as
+the token's project; a forged context is refused before anything is
+looked up, and a refused cast's event tells nothing of the records."""
+
+import pytest
+from oslo_context import context as o_context
+from oslo_messaging.rpc import dispatcher as rpc_dispatcher
+
+from share_worker import exception
+from share_worker.endpoints.base import ContextSerializer
+from share_worker.endpoints.policies import PolicyEndpoint
+from tests.unit.endpoints.conftest import PROJECT, SHARE
+from tests.unit.endpoints.test_context import CALLS
+from tests.unit.endpoints.test_refused_casts import refuse_as_cast
+
+
+class Tokens:
+    """Token -> (project, roles), as Keystone would validate them."""
+
+    def __init__(self, known: dict) -> None:
+        self.known = known
+
+    def authenticate(self, ctx):
+        if ctx.auth_token not in self.known:
+            raise exception.Forbidden(reason="the request's token is "
+                                             "invalid, expired or revoked")
+        project, roles = self.known[ctx.auth_token]
+        if project != ctx.project_id:
+            raise exception.Forbidden(reason="the request's token is "
+                                             "scoped to project %s" % project)
+        values = dict(ctx.to_dict(), roles=roles, is_admin="admin" in roles)
+        return o_context.RequestContext.from_dict(values)
+
+
+def ctx(token, project=PROJECT, **kw):
+    return o_context.RequestContext(user_id="u1", project_id=project,
+                                    auth_token=token, **kw).to_dict()
+
+
+def make(make_worker):
+    return make_worker(strategy="keystone", tokens=Tokens({
+        "tok-p1": (PROJECT, ["member"]), "tok-p2": ("p2", ["member"])}))
+
+
+def test_an_invalid_token_is_refused_by_every_method(make_worker, manila):
+    worker = make(make_worker)
+    for method, kwargs in CALLS.items():
+        err = worker.caller.refused(ctx("bogus"), method, **kwargs)
+        assert (err.exc_type, method) == ("Forbidden", method), err.value
+        assert "invalid, expired or revoked" in err.value
+    assert worker.clients.contexts == []
+
+
+def test_a_forged_project_sees_nothing(make_worker, manila):
+    worker = make(make_worker)
+    share = manila.add_share(project_id=PROJECT)
+    cp = worker.caller.call(ctx("tok-p1"), "protect",
+                            resource={"type": SHARE, "id": share.id})
+    # Project p2's user names p1 in the context, with p2's token.
+    forged = ctx("tok-p2", is_admin=True, roles=["admin"])
+    for method, kwargs in (("show_checkpoint", {"checkpoint_id": cp["id"]}),
+                           ("list_checkpoints", {}),
+                           ("delete", {"checkpoint_id": cp["id"]})):
+        err = worker.caller.refused(forged, method, **kwargs)
+        assert err.exc_type == "Forbidden", (method, err.value)
+        assert "scoped to project p2" in err.value
+
+
+def test_a_senders_is_admin_is_not_trusted(make_worker, manila):
+    worker = make(make_worker)
+    share = manila.add_share(project_id=PROJECT)
+    worker.caller.call(ctx("tok-p1"), "protect",
+                       resource={"type": SHARE, "id": share.id})
+    claims_admin = ctx("tok-p2", project="p2", is_admin=True,
+                       roles=["admin"])
+    err = worker.caller.refused(claims_admin, "list_checkpoints",
+                                filters={"project_id": PROJECT})
+    assert err.exc_type == "Forbidden"
+    err = worker.caller.refused(claims_admin, "list_protectable_dependents",
+                                resource_type="OS::Keystone::Project",
+                                resource_id=PROJECT)
+    assert err.exc_type == "Forbidden"
+
+
+def test_a_refused_delete_cast_reveals_no_checkpoint(make_worker, manila):
+    worker = make(make_worker)
+    share = manila.add_share(project_id=PROJECT)
+    cp = worker.caller.call(ctx("tok-p1"), "protect",
+                            resource={"type": SHARE, "id": share.id})
+    forged = ctx("tok-p2")   # names p1, carries p2's token
+    error = refuse_as_cast(worker, "delete", forged,
+                           {"checkpoint_id": cp["id"]})
+    assert error.code == "Forbidden"
+    worker.drain()
+    [event] = worker.errors("share_worker.checkpoint.delete.error")
+    assert event["error"]["code"] == "Forbidden"
+    # Not looked up with the forged project: no resource, no status.
+    assert event["resource"] is None and event["status"] == "error", event
+
+
+def test_policy_methods_check_the_token_too(make_worker):
+    worker = make(make_worker)
+    tokens = worker.endpoints[0].tokens
+    endpoint = PolicyEndpoint(worker.engine, "keystone", tokens)
+    for context, reason in ((ctx("bogus"), "invalid, expired or revoked"),
+                            (ctx("tok-p2"), "scoped to project p2")):
+        ctxt = ContextSerializer().deserialize_context(context)
+        with pytest.raises(rpc_dispatcher.ExpectedException) as err:
+            endpoint.list_policies(ctxt)
+        error = err.value.exc_info[1]
+        assert error.code == "Forbidden" and reason in error.message
+    ctxt = ContextSerializer().deserialize_context(ctx("tok-p1"))
+    assert endpoint.list_policies(ctxt) == []
