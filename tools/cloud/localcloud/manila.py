@@ -133,14 +133,21 @@ def _rabbitmqctl(*args: str) -> str:
     return result.stdout
 
 
+#: queues on Manila's vhost that no one reads (notifications nobody
+#: listens to, test listeners' pools) are capped and expire when unused
+_QUEUE_POLICY = '{"max-length": 1000, "expires": 600000}'
+
+
 def _ensure_vhost(settings: Settings) -> None:
     names = _rabbitmqctl("list_vhosts", "name").split()
-    if settings.manila_vhost in names:
-        return
-    user = urllib.parse.urlsplit(settings.rabbit_url).username or "guest"
-    _rabbitmqctl("add_vhost", settings.manila_vhost)
-    _rabbitmqctl("set_permissions", "-p", settings.manila_vhost, user,
-                 ".*", ".*", ".*")
+    if settings.manila_vhost not in names:
+        user = urllib.parse.urlsplit(settings.rabbit_url).username or "guest"
+        _rabbitmqctl("add_vhost", settings.manila_vhost)
+        _rabbitmqctl("set_permissions", "-p", settings.manila_vhost, user,
+                     ".*", ".*", ".*")
+    _rabbitmqctl("set_policy", "-p", settings.manila_vhost,
+                 "share-worker-cloud-queues", ".*", _QUEUE_POLICY,
+                 "--apply-to", "queues")
 
 
 def delete_vhost(settings: Settings) -> None:
