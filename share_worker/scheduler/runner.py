@@ -50,8 +50,10 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         engine.policy_watchers.append(self._wake.set)
         self._last_prune: datetime.datetime | None = None
-        #: ticks this scheduler fired (tests and logs)
+        #: how many ticks this scheduler fired, and the latest of them as
+        #: (policy id, tick) pairs
         self.fired = 0
+        self.recent: collections.deque = collections.deque(maxlen=1000)
 
     def start(self) -> None:
         self._stop.clear()
@@ -154,6 +156,7 @@ class Scheduler:
 
     def _fire(self, row: Any, tick: datetime.datetime) -> int:
         key = isotime(tick)
+        self.recent.append((row.id, key))
         try:
             ctx = self.engine.actor.context(row)
             made = self.engine.run_policy(row, ctx, "schedule", key)

@@ -5,39 +5,16 @@ RabbitMQ (the same over RabbitMQ: test_cloud_rpc.py)."""
 import pytest
 from oslo_context import context as o_context
 
-from share_worker import conf as sw_conf
-from share_worker import service
-from tests.conftest import RecordingSink, wait_for
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.real_cloud
 SHARE = "OS::Manila::Share"
 
 
 @pytest.fixture
-def keystone_engine(real_cloud, tmp_path):
-    from oslo_config import cfg
-
-    svc = real_cloud.service_user
-    conf_file = tmp_path / "worker.conf"
-    conf_file.write_text(
-        "[DEFAULT]\nstate_path = %s\n"
-        "[share_worker]\npoll_interval = 0.2\n"
-        "[manila_client]\nauth_type = password\nauth_url = %s\n"
-        "username = %s\npassword = %s\nproject_id = %s\n"
-        "user_domain_name = Default\nregion_name = %s\n" % (
-            tmp_path, real_cloud.auth_url, svc.username, svc.password,
-            svc.project_id, real_cloud.region_name))
-    conf = cfg.ConfigOpts()
-    sw_conf.register_opts(conf)
-    conf(["--config-file", str(conf_file)], default_config_files=[],
-         default_config_dirs=[])
-    sink = RecordingSink()
-    engine = service.build_engine(conf, sink=sink)
-    engine.sink = sink
-    engine.start()
-    yield engine
-    engine.stop()
-    engine.store.dispose()
+def keystone_engine(engine):
+    """The functional ``engine`` fixture, on this tier's engine_conf."""
+    return engine
 
 
 def user_context(real_cloud, name):

@@ -21,15 +21,18 @@ def make_engine(conf, sqlite_url, manila):
     conf.set_override("retry_backoff", 0.01, group="share_worker")
     engines = []
 
-    def make(**overrides):
+    def make(clock=None, actor=None, **overrides):
+        """*overrides*: [share_worker] options; *clock*, *actor*: the
+        Engine's (default the real clock, by auth_strategy)."""
         for key, value in overrides.items():
             conf.set_override(key, value, group="share_worker")
         clients = fakes.FakeClients(manila)
         store = Store.from_url(sqlite_url)
         store.upgrade()
         sink = RecordingSink()
+        extra = {"clock": clock} if clock is not None else {}
         engine = Engine(conf, store, PluginRegistry.load(clients), clients,
-                        sink=sink)
+                        sink=sink, actor=actor, **extra)
         engine.sink = sink
         engine.start()
         engines.append(engine)

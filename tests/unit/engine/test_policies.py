@@ -8,13 +8,10 @@ from oslo_context import context as o_context
 
 from share_worker import exception
 from share_worker.clients.trusts import ProjectActor
-from share_worker.db.store import Store, utcnow
+from share_worker.db.store import utcnow
 from share_worker.engine.policies import run_checkpoint_id
-from share_worker.engine.service import Engine
-from share_worker.plugins.loader import PluginRegistry
 from share_worker.scheduler.runner import Scheduler
-from tests.conftest import RecordingSink, wait_for
-from tests.unit import fakes
+from tests.conftest import wait_for
 
 SHARE = "OS::Manila::Share"
 
@@ -33,43 +30,15 @@ class Clock:
 
 
 @pytest.fixture
-def manila():
-    return fakes.FakeManila()
-
-
-@pytest.fixture
 def clock():
     return Clock()
 
 
 @pytest.fixture
-def make_engine(conf, sqlite_url, manila, clock):
-    conf.set_override("poll_interval", 0.05, group="share_worker")
+def engine(make_engine, clock):
     # The clock jumps hours: operations must not time out meanwhile.
-    for name in ("protect_timeout", "delete_timeout"):
-        conf.set_override(name, 10 ** 7, group="share_worker")
-    engines = []
-
-    def make():
-        clients = fakes.FakeClients(manila)
-        store = Store.from_url(sqlite_url)
-        store.upgrade()
-        sink = RecordingSink()
-        engine = Engine(conf, store, PluginRegistry.load(clients), clients,
-                        sink=sink, clock=clock, actor=ProjectActor())
-        engine.sink = sink
-        engine.start()
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        engine.stop()
-
-
-@pytest.fixture
-def engine(make_engine):
-    return make_engine()
+    return make_engine(clock=clock, actor=ProjectActor(),
+                       protect_timeout=10 ** 7, delete_timeout=10 ** 7)
 
 
 @pytest.fixture
