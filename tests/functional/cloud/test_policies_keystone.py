@@ -37,28 +37,10 @@ def user_context(real_cloud, name):
                                     roles=["member"])
 
 
-def new_share(real_cloud, manila, name):
-    share = manila.shares.create("NFS", 1, name=name,
-                                 share_type=real_cloud.share_type)
-    wait_for(lambda: manila.shares.get(share.id).status == "available",
-             timeout=90, interval=0.3, what="share %s available" % name)
-    return share
-
-
-def cleanup(manila, engine, ctx, policy_id, share):
-    for cp in engine.list_checkpoints(ctx, {"policy_id": policy_id}):
-        if cp["status"] == "available":
-            engine.delete(ctx, cp["id"])
-    wait_for(lambda: not [s for s in manila.share_snapshots.list()
-                          if s.share_id == share.id],
-             timeout=90, interval=0.3, what="snapshots deleted")
-    manila.shares.delete(share.id)
-
-
 def test_scheduled_runs_act_through_a_trust(real_cloud, engine,
-                                            cloud_conf):
+                                            cloud_conf, shares):
     manila = real_cloud.manila("sw-user-a")
-    share = new_share(real_cloud, manila, "sw-policy-trust")
+    share = shares.create("sw-user-a", name="sw-policy-trust")
     ctx = user_context(real_cloud, "sw-user-a")
     policy = engine.create_policy(ctx, {
         "name": "trust", "resources": {"share_ids": [share.id]},
@@ -92,12 +74,10 @@ def test_scheduled_runs_act_through_a_trust(real_cloud, engine,
         engine.delete_policy(ctx, policy["id"])
     with pytest.raises(ks_exc.NotFound):
         admin.get(trust_url)
-    cleanup(manila, engine, user_context(real_cloud, "sw-user-a"),
-            policy["id"], share)
 
 
 def test_manila_create_event_protects_a_new_share(real_cloud, engine,
-                                                  cloud_conf):
+                                                  cloud_conf, shares):
     ctx = user_context(real_cloud, "sw-user-b")
     policy = engine.create_policy(ctx, {
         "name": "on create", "resources": {"metadata": {"sw-protect": "yes"}},
@@ -107,10 +87,11 @@ def test_manila_create_event_protects_a_new_share(real_cloud, engine,
     listener.start()
     manila = real_cloud.manila("sw-user-b")
     try:
-        plain = new_share(real_cloud, manila, "sw-event-plain")
+        shares.create("sw-user-b", name="sw-event-plain")
         share = manila.shares.create("NFS", 1, name="sw-event-tagged",
                                      share_type=real_cloud.share_type,
                                      metadata={"sw-protect": "yes"})
+        shares.adopt(share.id)
         (cp,) = wait_for(lambda: engine.list_checkpoints(
             ctx, {"policy_id": policy["id"]}), timeout=90, interval=0.3,
             what="the share.create.end checkpoint")
@@ -126,17 +107,16 @@ def test_manila_create_event_protects_a_new_share(real_cloud, engine,
     finally:
         listener.stop()
         listener.wait()
+        listener.transport.cleanup()
         engine.delete_policy(ctx, policy["id"])
-    cleanup(manila, engine, ctx, policy["id"], share)
-    manila.shares.delete(plain.id)
 
 
 def test_a_scheduled_policy_keeps_exactly_n_checkpoints(real_cloud, engine,
-                                                        cloud_conf):
+                                                        cloud_conf, shares):
     cloud_conf.set_override("scheduler_interval", 0.2, group="share_worker")
     cloud_conf.set_override("retention_interval", 0.2, group="share_worker")
     manila = real_cloud.manila("sw-user-a")
-    share = new_share(real_cloud, manila, "sw-policy-retention")
+    share = shares.create("sw-user-a", name="sw-policy-retention")
     ctx = user_context(real_cloud, "sw-user-a")
     policy = engine.create_policy(ctx, {
         "name": "keep two", "resources": {"share_ids": [share.id]},
@@ -163,11 +143,10 @@ def test_a_scheduled_policy_keeps_exactly_n_checkpoints(real_cloud, engine,
     assert sorted(s.id for s in snapshots) == sorted(
         c["saved_info"]["snapshot_id"] for c in cps[:2])
     engine.delete_policy(ctx, policy["id"])
-    cleanup(manila, engine, ctx, policy["id"], share)
 
 
 def test_two_workers_on_one_store_never_fire_a_tick_twice(
-        real_cloud, cloud_conf, pg_server):
+        real_cloud, cloud_conf, pg_server, shares):
     _reset_pg(pg_server)
     cloud_conf.set_override("connection", pg_server, group="database")
     cloud_conf.set_override("scheduler_interval", 0.05,
@@ -176,7 +155,7 @@ def test_two_workers_on_one_store_never_fire_a_tick_twice(
                for _ in range(2)]
     schedulers = [Scheduler(e, cloud_conf) for e in engines]
     manila = real_cloud.manila("sw-user-b")
-    share = new_share(real_cloud, manila, "sw-policy-two-workers")
+    share = shares.create("sw-user-b", name="sw-policy-two-workers")
     ctx = user_context(real_cloud, "sw-user-b")
     for engine in engines:
         engine.start()
@@ -207,7 +186,6 @@ def test_two_workers_on_one_store_never_fire_a_tick_twice(
                  if s.share_id == share.id]
     assert len(snapshots) == len(cps)
     engines[0].delete_policy(ctx, policy["id"])
-    cleanup(manila, engines[0], ctx, policy["id"], share)
     for engine in engines:
         engine.stop()
         engine.store.dispose()
