@@ -4,8 +4,10 @@ Each RPC handler hands its write to the committer and waits on its own
 future; one thread takes everything queued (while the previous commit
 ran), writes it in one transaction and resolves each future only after
 the commit, so a handler still returns only once its record is in the
-store (invariant 1). Nothing waits for company: a lone request is
-committed at once::
+store (invariant 1). Nothing waits for company: a request arriving
+while no commit is running is committed at once in its own thread (no
+hand-over to the committer thread and back); requests arriving during
+a commit queue up and are committed together::
 
     committer = GroupCommitter(ops.accept_many, name="accept")
     committer.start()
@@ -46,7 +48,13 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
+        #: signalled when a commit ends
+        self._idle = threading.Condition(self._lock)
         self._running = False
+        #: commits in progress (the thread's and callers' own), and whether
+        #: the thread holds a batch waiting for them to end
+        self._busy = 0
+        self._claiming = False
         self._thread: threading.Thread | None = None
         #: transactions committed, for tests and logs
         self.batches = 0
@@ -78,17 +86,33 @@ class GroupCommitter:
         the exception its write raised)."""
         future: futures.Future = futures.Future()
         with self._lock:
-            if self._running:
+            if self._running and (self._busy or self._claiming
+                                  or not self._queue.empty()):
                 self._queue.put((item, future))
                 return future
-        self._commit([(item, future)])
+            self._busy += 1
+        try:
+            self._commit_safely([(item, future)])
+        finally:
+            self._done()
         return future
+
+    def _done(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
 
     def _run(self) -> None:
         while True:
             entry = self._queue.get()
             if entry is _STOP:
                 return
+            with self._idle:      # what queues up meanwhile joins in
+                self._claiming = True       # callers queue up behind it
+                while self._busy:
+                    self._idle.wait()
+                self._claiming = False
+                self._busy += 1
             batch = [entry]
             stop = False
             while len(batch) < self._max_batch:
@@ -101,16 +125,23 @@ class GroupCommitter:
                     break
                 batch.append(entry)
             try:
-                self._commit(batch)
-            except Exception:  # a bug: the thread must go on committing
-                LOG.exception("The %s committer failed a batch of %d",
-                              self._name, len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        _resolve(future, error=RuntimeError(
-                            "the %s committer failed" % self._name))
+                self._commit_safely(batch)
+            finally:
+                self._done()
             if stop:
                 return
+
+    def _commit_safely(self, batch: list[tuple[Any, futures.Future]]
+                       ) -> None:
+        try:
+            self._commit(batch)
+        except Exception:  # a bug: committing must go on
+            LOG.exception("The %s committer failed a batch of %d",
+                          self._name, len(batch))
+            for _, future in batch:
+                if not future.done():
+                    _resolve(future, error=RuntimeError(
+                        "the %s committer failed" % self._name))
 
     def _commit(self, batch: list[tuple[Any, futures.Future]]) -> None:
         try:

@@ -50,29 +50,48 @@ def hold_first_commit(committer, writer):
     """Start a commit and keep it in the store until released, so what
     is submitted meanwhile queues up."""
     writer.release.clear()
-    first = committer.submit("first")
+    submitted = []
+    caller = threading.Thread(
+        target=lambda: submitted.append(committer.submit("first")))
+    caller.start()
     assert writer.entered.wait(WAIT)
-    return first
+    return _Later(submitted, caller)
 
 
-def test_a_lone_item_is_committed_at_once(committer, writer):
+class _Later:
+    """The future a held submitter gets once its commit is released."""
+
+    def __init__(self, submitted, caller):
+        self._submitted = submitted
+        self._caller = caller
+
+    def result(self, timeout):
+        self._caller.join(timeout)
+        return self._submitted[0].result(timeout)
+
+
+def test_a_lone_item_is_committed_at_once_by_its_caller(committer, writer):
     assert committer.submit("a").result(WAIT) == "A"
-    assert writer.batches == [["a"]] and writer.threads == ["test"]
+    assert writer.batches == [["a"]]
+    assert writer.threads == [threading.current_thread().name]
 
 
 def test_items_submitted_during_a_commit_share_the_next_one(committer,
                                                             writer):
     first = hold_first_commit(committer, writer)
     results = {}
+    submitted = []
 
     def handler(name):
-        results[name] = committer.submit(name).result(WAIT)
+        future = committer.submit(name)
+        submitted.append(future)
+        results[name] = future.result(WAIT)
 
     threads = [threading.Thread(target=handler, args=("r%d" % i,))
                for i in range(20)]
     for t in threads:
         t.start()
-    wait_for(lambda: committer._queue.qsize() == 20, timeout=WAIT,
+    wait_for(lambda: len(submitted) == 20, timeout=WAIT,
              interval=0.001, what="20 requests queued behind the commit")
     writer.release.set()
     for t in threads:
