@@ -158,7 +158,7 @@ def run_baseline(children: _common.Children, url: str, share_ids: list[str],
     try:
         target = oslo_messaging.Target(exchange=conf.control_exchange,
                                        topic=topic,
-                                       version=rpcapi.RPC_API_VERSION)
+                                       version=rpcapi.BASE_VERSION)
         client = oslo_messaging.get_rpc_client(transport, target)
         _ready(lambda: client.prepare(timeout=5).call({}, "ping"), proc,
                60)
