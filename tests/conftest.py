@@ -50,8 +50,10 @@ def validate_event(event_type: str, priority: str, payload: dict) -> None:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0,
-             interval: float = 0.02, what: str = "condition") -> Any:
-    """Poll *predicate* until it returns something truthy, or fail."""
+             interval: float = 0.02,
+             what: str | Callable[[], str] = "condition") -> Any:
+    """Poll *predicate* until it returns something truthy, or fail;
+    *what* may be a callable, to describe what was seen by then."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -59,7 +61,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0,
             return value
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what))
+                                 % (timeout, what() if callable(what)
+                                    else what))
         time.sleep(interval)
 
 

@@ -13,12 +13,12 @@ bodies are compared as they are on the wire.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
 
 from share_worker.simulator.fixture import SimulatorFixture
+from tests.conftest import wait_for
 
 DEADLINE = 120
 #: What the scenarios ask for unless they say otherwise: the worker's
@@ -68,8 +68,8 @@ class Api:
         ``gone``, once a GET answers 404. Every status seen on the way is
         in the result's ``seen`` (a 400 answer as 400)."""
         seen: list[Any] = []
-        deadline = time.monotonic() + DEADLINE
-        while True:
+
+        def reached() -> dict | None:
             status, body, _ = self.request(user, "GET",
                                            "/%ss/%s" % (kind, object_id))
             if status == 404 and wanted == "gone":
@@ -85,10 +85,11 @@ class Api:
             else:
                 seen.append(status)
                 assert status == 400, (status, body)
-            assert time.monotonic() < deadline, (
-                "%s %s not %s after %ss: %s" % (kind, object_id, wanted,
-                                                DEADLINE, seen))
-            time.sleep(0.05)
+            return None
+
+        return wait_for(reached, timeout=DEADLINE, interval=0.05,
+                        what=lambda: "%s %s %s; saw %s" % (
+                            kind, object_id, wanted, seen))
 
     def create_share(self, user: str = "a", **extra: Any) -> dict:
         status, body, _ = self.request(user, "POST", "/shares", {"share": {

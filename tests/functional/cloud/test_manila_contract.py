@@ -9,12 +9,11 @@ the issue-4 note (and fixed in ``share_worker/simulator``).
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from manilaclient import api_versions
 
 from share_worker.clients import manila as manila_clients
+from tests.conftest import wait_for
 from tests.functional.cloud.contract import DEADLINE, RealApi, SimulatorApi
 
 NOT_FOUND = {"itemNotFound": {"code": 404,
@@ -85,9 +84,10 @@ def test_snapshot_lists_while_deleting(manila_api):
                ("admin", {"all_tenants": "1",
                           "project_id": api.projects["a"]})]
     answers = set()
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        listed = set()
+    listed: set = set()
+
+    def all_gone() -> bool:
+        listed.clear()
         for user, query in queries:
             status, body, _ = api.request(user, "GET", "/snapshots/detail",
                                           query=query)
@@ -97,12 +97,13 @@ def test_snapshot_lists_while_deleting(manila_api):
                 listed.add("?")
                 continue
             assert status == 200, body
-            listed |= {s["id"] for s in body["snapshots"]
-                       if s["id"] != keep["id"]}
-        if not listed:
-            break
-        assert time.monotonic() < deadline, (listed, answers)
-        time.sleep(0.02)
+            listed.update(s["id"] for s in body["snapshots"]
+                          if s["id"] != keep["id"])
+        return not listed
+
+    wait_for(all_gone, timeout=DEADLINE,
+             what=lambda: "the snapshots gone; still %s, answers %s"
+             % (listed, answers))
     assert answers <= {200, 400}
     status, body, _ = api.request("a", "GET", "/snapshots/detail",
                                   query={"share_id": share["id"]})
