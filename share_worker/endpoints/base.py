@@ -1,11 +1,10 @@
 """What every endpoint method shares: context, arguments, errors.
 
-An endpoint method is declared with :func:`rpc_method`; it receives a
-checked ``RequestContext`` and only the contract's arguments::
+An endpoint is an :class:`Endpoint`; its methods are declared with
+:func:`rpc_method` and receive a checked ``RequestContext`` and only the
+contract's arguments::
 
-    class Endpoint:
-        target = oslo_messaging.Target(version="1.0")
-
+    class RecordsEndpoint(Endpoint):
         @rpc_method("checkpoint_id")
         def show_checkpoint(self, ctx, checkpoint_id):
             return self.engine.show_checkpoint(ctx, checkpoint_id)
@@ -32,6 +31,7 @@ from oslo_context import context as o_context
 from oslo_serialization import jsonutils
 
 from share_worker import exception
+from share_worker.clients.keystone import TokenValidator
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +50,20 @@ _CONTEXT_KEYS = {"user_id": "user"}
 #: stored in 255-character columns
 _BOUNDED_KEYS = ("project_id", "user_id")
 _KIND_NAMES = {str: "a string", bool: "a boolean"}
+
+
+class Endpoint:
+    """An RPC endpoint of contract version 1.1 (which serves 1.0 callers
+    too): the engine it hands requests to, how contexts are
+    authenticated, and the token validator of keystone mode."""
+
+    target = oslo_messaging.Target(version="1.1")
+
+    def __init__(self, engine: Any, auth_strategy: str,
+                 tokens: TokenValidator | None = None) -> None:
+        self.engine = engine
+        self.auth_strategy = auth_strategy
+        self.tokens = tokens
 
 
 def set_dispatching_cast(is_cast: bool) -> None:

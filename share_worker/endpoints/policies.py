@@ -9,23 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import oslo_messaging
 from oslo_context import context as o_context
 
-from share_worker.clients.keystone import TokenValidator
-from share_worker.endpoints.base import rpc_method
+from share_worker.endpoints.base import Endpoint, rpc_method
 
 
-class PolicyEndpoint:
+class PolicyEndpoint(Endpoint):
     """create, show, list, update and delete protection policies."""
-
-    target = oslo_messaging.Target(version="1.1")
-
-    def __init__(self, engine: Any, auth_strategy: str,
-                 tokens: TokenValidator | None = None) -> None:
-        self.engine = engine
-        self.auth_strategy = auth_strategy
-        self.tokens = tokens
 
     @rpc_method("policy")
     def create_policy(self, ctx: o_context.RequestContext,

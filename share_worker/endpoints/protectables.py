@@ -8,24 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import oslo_messaging
 from oslo_context import context as o_context
 
-from share_worker.clients.keystone import TokenValidator
-from share_worker.endpoints.base import rpc_method
+from share_worker.endpoints.base import Endpoint, rpc_method
 from share_worker.engine import validate
 
 
-class ProtectablesEndpoint:
+class ProtectablesEndpoint(Endpoint):
     """Protectable types, instances, dependents, and plugin schemas."""
-
-    target = oslo_messaging.Target(version="1.1")
-
-    def __init__(self, engine: Any, auth_strategy: str,
-                 tokens: TokenValidator | None = None) -> None:
-        self.engine = engine
-        self.auth_strategy = auth_strategy
-        self.tokens = tokens
 
     @rpc_method()
     def list_protectable_types(self, ctx: o_context.RequestContext) -> list:
