@@ -4,7 +4,7 @@ Scheduled and event-triggered checkpoints are made with the identity of
 the policy's project, never as an admin, so their snapshots belong to
 the share's project::
 
-    actor = owner_actor(conf)          # by [share_worker] auth_strategy
+    actor = owner_actor(conf, clients.service_session)
     trust_id = actor.delegate(ctx)     # at create_policy, as the caller
     ctx = actor.context(policy_row)    # at each run: acts as the owner
     actor.revoke(policy_row.trust_id, ctx)   # at delete_policy
@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 from keystoneauth1.identity import v3
@@ -59,20 +59,22 @@ class ProjectActor:
 class TrustActor:
     """keystone: a trust from the policy's creator to the service user."""
 
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(self, conf: cfg.ConfigOpts,
+                 service_session: Callable[[], ks_session.Session] | None
+                 ) -> None:
+        """*service_session*: the worker's own Keystone session (the
+        Manila client factory's, from ``[manila_client]``)."""
         self._conf = conf
+        self._service = service_session
         self._lock = threading.Lock()
-        self._service: ks_session.Session | None = None
         self._auths: dict[str, v3.Password] = {}
 
     def _service_session(self) -> ks_session.Session:
-        with self._lock:
-            if self._service is None:
-                auth = ks_loading.load_auth_from_conf_options(self._conf,
-                                                              _GROUP)
-                self._service = ks_loading.load_session_from_conf_options(
-                    self._conf, _GROUP, auth=auth)
-            return self._service
+        if self._service is None:
+            raise exception.ConfigurationError(
+                reason="auth_strategy = keystone needs the worker's Keystone "
+                       "session for trusts")
+        return self._service()
 
     def _identity_url(self) -> str:
         self._service_session()          # registers the plugin's options
@@ -88,26 +90,21 @@ class TrustActor:
             self._identity_url(), ctx.auth_token))
 
     def delegate(self, ctx: o_context.RequestContext) -> str:
-        """Create the trust with the caller's token; its id."""
+        """Create the trust with the caller's token; its id. The context's
+        user, project and roles are its token's (the RPC endpoints
+        validate each token with Keystone), and Keystone refuses a trust
+        of rights the caller does not hold."""
         url = self._identity_url()
-        caller = self._as_caller(ctx)
         try:
-            token = caller.get(url + "/auth/tokens", headers={
-                "X-Subject-Token": ctx.auth_token}).json()["token"]
-            project = (token.get("project") or {}).get("id")
-            if project != ctx.project_id:
-                raise exception.Forbidden(
-                    reason="the request's token is scoped to project %s, "
-                           "not %s" % (project, ctx.project_id))
-            roles = [{"id": r["id"]} for r in token.get("roles") or ()]
             trustee = self._service_session().get_user_id()
             body = {"trust": {
-                "trustor_user_id": token["user"]["id"],
-                "trustee_user_id": trustee, "project_id": project,
-                "impersonation": True, "roles": roles,
+                "trustor_user_id": ctx.user_id,
+                "trustee_user_id": trustee, "project_id": ctx.project_id,
+                "impersonation": True,
+                "roles": [{"name": role} for role in ctx.roles],
                 "allow_redelegation": False}}
-            trust = caller.post(url + "/OS-TRUST/trusts",
-                                json=body).json()["trust"]
+            trust = self._as_caller(ctx).post(
+                url + "/OS-TRUST/trusts", json=body).json()["trust"]
         except (ks_exc.Unauthorized, ks_exc.Forbidden, ks_exc.NotFound) as e:
             raise exception.Forbidden(
                 reason="Keystone refused to delegate the policy's rights to "
@@ -116,7 +113,7 @@ class TrustActor:
             raise exception.ManilaUnavailable(
                 reason="Keystone: could not create a trust: %s" % e) from e
         LOG.info("Trust %s: user %s of project %s delegates to the worker",
-                 trust["id"], token["user"]["id"], project)
+                 trust["id"], ctx.user_id, ctx.project_id)
         return trust["id"]
 
     def revoke(self, trust_id: str | None,
@@ -180,7 +177,11 @@ class TrustActor:
             overwrite=False)
 
 
-def owner_actor(conf: cfg.ConfigOpts) -> ProjectActor | TrustActor:
+def owner_actor(conf: cfg.ConfigOpts,
+                service_session: Callable[[], ks_session.Session] | None
+                ) -> ProjectActor | TrustActor:
+    """The actor for ``[share_worker] auth_strategy``; *service_session*
+    is used in keystone mode only."""
     if conf.share_worker.auth_strategy == "noauth":
         return ProjectActor()
-    return TrustActor(conf)
+    return TrustActor(conf, service_session)

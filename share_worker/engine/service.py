@@ -58,7 +58,8 @@ class Engine(Queries, PolicyMethods):
         self.ops = OperationStore(store)
         self.policies = PolicyStore(store)
         #: who policies' automatic operations act as (see clients.trusts)
-        self.actor = actor or owner_actor(conf)
+        self.actor = actor or owner_actor(
+            conf, getattr(clients, "service_session", None))
         self.policy_watchers: list[Callable[[], None]] = []
         self.registry = registry
         self.clients = clients

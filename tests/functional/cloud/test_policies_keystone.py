@@ -7,6 +7,7 @@ from keystoneauth1 import exceptions as ks_exc
 from oslo_context import context as o_context
 
 from share_worker import messaging, service
+from share_worker.clients.keystone import TokenValidator
 from share_worker.endpoints.manila_notifications import (
     ManilaNotificationEndpoint,
 )
@@ -189,3 +190,21 @@ def test_two_workers_on_one_store_never_fire_a_tick_twice(
     for engine in engines:
         engine.stop()
         engine.store.dispose()
+
+
+def test_a_trust_from_a_context_the_endpoints_validated(real_cloud, engine):
+    """What create_policy gets over RPC: the token's user, project and
+    roles (implied ones included), as TokenValidator sets them."""
+    user = real_cloud.users["sw-user-a"]
+    raw = o_context.RequestContext(project_id=user.project_id,
+                                   auth_token=real_cloud.token("sw-user-a"))
+    ctx = TokenValidator(engine.clients.service_session).authenticate(raw)
+    policy = engine.create_policy(ctx, {"name": "validated",
+                                        "resources": {"all_shares": True}})
+    row = engine.policies.get_row(policy["id"])
+    try:
+        acting = engine.actor.context(row)
+        assert acting.project_id == user.project_id
+        assert acting.user_id == user.user_id
+    finally:
+        engine.delete_policy(ctx, policy["id"])
