@@ -32,7 +32,7 @@ from share_worker.cmd.ctl_session import (
     Command,
     Session,
     add_json_flag,
-    positive_int,
+    add_paging_arguments,
 )
 
 #: the policy record's fields in the order people read them
@@ -91,11 +91,7 @@ def _configure_list(parser: argparse.ArgumentParser) -> None:
                         metavar="PROJECT_ID",
                         help="the policies of this project (admins; not "
                              "the request's --project)")
-    parser.add_argument("--limit", type=positive_int,
-                        help="at most this many policies")
-    parser.add_argument("--marker", metavar="ID",
-                        help="start after this policy (the last one of the "
-                             "previous page)")
+    add_paging_arguments(parser, "policy", "policies")
 
 
 def _list(session: Session, args: argparse.Namespace) -> None:

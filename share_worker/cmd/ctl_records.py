@@ -31,8 +31,8 @@ from share_worker.cmd.ctl_session import (
     CtlError,
     Session,
     add_options_arguments,
+    add_paging_arguments,
     options_from,
-    positive_int,
     seconds,
     string_pair,
 )
@@ -224,11 +224,7 @@ def _configure_list(parser: argparse.ArgumentParser) -> None:
         help="a filter, repeatable (checkpoints: resource_id, "
              "resource_type, policy_id, trigger; restores: checkpoint_id; "
              "admins: project_id)")
-    parser.add_argument("--limit", type=positive_int,
-                        help="at most this many records")
-    parser.add_argument("--marker", metavar="ID",
-                        help="start after this record (the last one of "
-                             "the previous page)")
+    add_paging_arguments(parser, "record", "records")
 
 
 def _run_list(session: Session, args: argparse.Namespace) -> int:

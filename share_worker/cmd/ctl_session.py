@@ -138,6 +138,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_paging_arguments(parser: argparse.ArgumentParser, one: str,
+                         many: str) -> None:
+    """``--limit`` and ``--marker`` of a list command over *many*."""
+    parser.add_argument("--limit", type=positive_int,
+                        help="at most this many %s" % many)
+    parser.add_argument("--marker", metavar="ID",
+                        help="start after this %s (the last one of the "
+                             "previous page)" % one)
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)
