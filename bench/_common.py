@@ -142,13 +142,20 @@ def start_simulator(children: Children, log_dir: str, delay: float,
 def fresh_database(server_url: str | None, state_dir: str) -> Iterator[str]:
     """A database URL for one run, removed afterwards.
 
-    None: a SQLite file in *state_dir*. A PostgreSQL URL names the server
+    None: a new SQLite file in *state_dir*. A PostgreSQL URL names the server
     (its database part, default ``postgres``, is only used to connect):
     a database of our own is created there and dropped at the end. Any
     other URL is used as given and left alone.
     """
     if server_url is None:
-        yield "sqlite:///" + os.path.join(state_dir, "bench.sqlite")
+        path = os.path.join(state_dir,
+                            "bench-%s.sqlite" % uuid.uuid4().hex[:10])
+        try:
+            yield "sqlite:///" + path
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path + suffix)
         return
     url = sa.engine.make_url(server_url)
     if not url.get_backend_name().startswith("postgresql"):
@@ -169,3 +176,94 @@ def fresh_database(server_url: str | None, state_dir: str) -> Iterator[str]:
                     'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name))
     finally:
         admin.dispose()
+
+
+def _proc_cpu() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, parent pid, user + system CPU seconds) of
+    every process now."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:
+            continue                      # it ended meanwhile
+        fields = rest.split()
+        found[int(name)] = (head.partition("(")[2], int(fields[1]),
+                            (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+class CpuMeter:
+    """Where the machine's CPU time went between ``start()`` and
+    ``stop()``, by role::
+
+        meter = CpuMeter({"worker": worker_pid, "simulator": sim_pid})
+        meter.start(); ...; meter.stop()
+        meter.report()   # 'worker 2.1 s, worker children 0.8 s, ...'
+
+    A role's pid counts with its descendants under "ROLE children";
+    postgres and beam (RabbitMQ) processes count by name; this process
+    is "bench"; the rest is "other"; idle is what nobody used.
+    """
+
+    def __init__(self, roles: dict[str, int]) -> None:
+        self.roles = dict(roles, bench=os.getpid())
+        self._before: dict[int, tuple[str, int, float]] = {}
+        self._idle0 = 0.0
+        self.used: dict[str, float] = {}
+        self.idle = 0.0
+        self.wall = 0.0
+        self._t0 = 0.0
+
+    @staticmethod
+    def _idle_seconds() -> float:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+        return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._before = _proc_cpu()
+        self._idle0 = self._idle_seconds()
+        self._t0 = time.monotonic()
+
+    def stop(self) -> None:
+        self.wall = time.monotonic() - self._t0
+        self.idle = self._idle_seconds() - self._idle0
+        after = _proc_cpu()
+        by_pid = {pid: role for role, pid in self.roles.items()}
+        used: dict[str, float] = {}
+        for pid, (comm, ppid, cpu) in after.items():
+            spent = cpu - self._before.get(pid, ("", 0, 0.0))[2]
+            if spent <= 0:
+                continue
+            role = self._role(pid, comm, ppid, after, by_pid)
+            used[role] = used.get(role, 0.0) + spent
+        self.used = used
+
+    @staticmethod
+    def _role(pid: int, comm: str, ppid: int,
+              procs: dict[int, tuple[str, int, float]],
+              by_pid: dict[int, str]) -> str:
+        if pid in by_pid:
+            return by_pid[pid]
+        if comm.startswith("postgres"):
+            return "postgres"
+        if comm.startswith(("beam", "erl_child", "epmd")):
+            return "rabbitmq"
+        seen = set()
+        while ppid and ppid not in seen:
+            if ppid in by_pid:
+                return by_pid[ppid] + " children"
+            seen.add(ppid)
+            ppid = procs.get(ppid, ("", 0, 0.0))[1]
+        return "other"
+
+    def report(self) -> str:
+        parts = ["%s %.2f s" % (role, spent) for role, spent in sorted(
+            self.used.items(), key=lambda item: -item[1])]
+        return "%s; idle %.2f s of %.2f s x %d cores" % (
+            ", ".join(parts), self.idle, self.wall, os.cpu_count() or 1)
