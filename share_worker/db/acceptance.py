@@ -3,9 +3,10 @@ event, written in one transaction; several of them in one transaction
 when requests arrive together (group commit, see
 :mod:`share_worker.engine.committer`)::
 
-    results = accept_many(store, [
-        Acceptance("checkpoint", record, op, "share_worker.checkpoint"
-                   ".protect.start"), ...])
+    with store.write() as conn:
+        results = accept_many(conn, [
+            Acceptance("checkpoint", record, op, "share_worker.checkpoint"
+                       ".protect.start"), ...])
     # [(checkpoint dict, created), ...] in the same order
 
 A record id that exists already (a repeated idempotent request) writes
@@ -19,6 +20,8 @@ import dataclasses
 import types
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 
 from share_worker import exception
 from share_worker.db import models
@@ -29,66 +32,94 @@ from share_worker.db.store import Store, checkpoint_dict
 @dataclasses.dataclass
 class Acceptance:
     """One new record to write: its kind (``checkpoint`` or ``restore``),
-    its column values, its operation and the type of its start event."""
+    its column values, its operation and the type of its start event;
+    *summary* is what the log says of it once it is recorded."""
 
     kind: str
     record: dict
     op: Operation
     event_type: str
+    summary: str = ""
 
 
 # Built once (see rows.SELECT_BY_ID).
 _SELECT_IDS = {kind: sa.select(t).where(
     t.c.id.in_(sa.bindparam("ids", expanding=True)))
     for kind, (t, _) in TABLES.items()}
-_INSERT = {kind: t.insert() for kind, (t, _) in TABLES.items()}
+_INSERT_NEW = {
+    (dialect, kind): insert(t).on_conflict_do_nothing(
+        index_elements=[t.c.id]).returning(t.c.id)
+    for dialect, insert in (("postgresql", sa_postgresql.insert),
+                            ("sqlite", sa_sqlite.insert))
+    for kind, (t, _) in TABLES.items()}
 _INSERT_OPS = models.operations.insert()
 _INSERT_EVENTS = models.events.insert()
 
 
-def accept_many(store: Store, items: list[Acceptance]
+def accept_many(conn: sa.engine.Connection, items: list[Acceptance]
                 ) -> list[tuple[dict, bool]]:
-    """Write the new ones of *items* in one transaction; returns
-    (record, created) per item, in order. Raises (and writes nothing)
-    when the transaction fails."""
-    results: list[tuple[dict, bool] | None] = [None] * len(items)
-    wanted: dict[str, list[str]] = {}
-    for item in items:
-        wanted.setdefault(item.kind, []).append(item.record["id"])
-    with store.write() as conn:
-        stored = {}
-        for kind, ids in wanted.items():
-            to_dict = TABLES[kind][1]
-            for row in conn.execute(_SELECT_IDS[kind], {"ids": ids}):
-                stored[kind, row.id] = to_dict(row)
-        firsts: dict[tuple[str, str], int] = {}
-        records: dict[tuple, list[dict]] = {}
-        ops, events = [], []
-        for index, item in enumerate(items):
-            key = (item.kind, item.record["id"])
-            if key in stored or key in firsts:
-                continue
+    """Write the new ones of *items* in the transaction of *conn*;
+    returns (record, created) per item, in order.
+
+    A record is inserted unless its id is stored (``ON CONFLICT DO
+    NOTHING``, so a concurrent writer of the same id waits for it rather
+    than failing); only the inserted ones get their operation and event.
+    """
+    firsts: dict[tuple[str, str], int] = {}
+    records: dict[tuple, list[dict]] = {}
+    for index, item in enumerate(items):
+        key = (item.kind, item.record["id"])
+        if key not in firsts:
             firsts[key] = index
-            created = TABLES[item.kind][1](types.SimpleNamespace(
-                **item.record))
-            results[index] = (created, True)
             # executemany wants one set of keys per statement
             records.setdefault((item.kind, *item.record), []).append(
                 item.record)
+    inserted = set()
+    for (kind, *_), rows in records.items():
+        statement = _INSERT_NEW[conn.dialect.name, kind]
+        inserted.update((kind, row.id) for row in conn.execute(statement,
+                                                                rows))
+    results: list[tuple[dict, bool] | None] = [None] * len(items)
+    ops, events = [], []
+    for key, index in firsts.items():
+        if key in inserted:
+            item = items[index]
+            created = TABLES[item.kind][1](types.SimpleNamespace(
+                **item.record))
+            results[index] = (created, True)
             ops.append(op_values(item.op))
             events.extend(event_rows(created, [(item.event_type, "INFO")],
                                      item.op.created_at))
-        for (kind, *_), rows in records.items():
-            conn.execute(_INSERT[kind], rows)
-        if ops:
-            conn.execute(_INSERT_OPS, ops)
-            conn.execute(_INSERT_EVENTS, events)
+    if ops:
+        conn.execute(_INSERT_OPS, ops)
+        conn.execute(_INSERT_EVENTS, events)
+    stored = _stored(conn, [key for key in firsts if key not in inserted])
     for index, item in enumerate(items):
         if results[index] is None:
             key = (item.kind, item.record["id"])
-            record = stored.get(key) or results[firsts[key]][0]
-            results[index] = (record, False)
+            first = results[firsts[key]]
+            results[index] = (first[0] if first else stored[key], False)
     return results
+
+
+def _stored(conn: sa.engine.Connection, keys: list[tuple[str, str]]
+            ) -> dict[tuple[str, str], dict]:
+    """The stored records of *keys* (kind, id), which must exist."""
+    wanted: dict[str, list[str]] = {}
+    for kind, record_id in keys:
+        wanted.setdefault(kind, []).append(record_id)
+    stored = {}
+    for kind, ids in wanted.items():
+        to_dict = TABLES[kind][1]
+        for row in conn.execute(_SELECT_IDS[kind], {"ids": ids}):
+            stored[kind, row.id] = to_dict(row)
+    missing = [rid for kind, rid in keys if (kind, rid) not in stored]
+    if missing:
+        # The conflicting row went away before we could read it.
+        raise exception.InvalidState(
+            reason="record(s) %s changed while being recorded; retry"
+                   % ", ".join(missing))
+    return stored
 
 
 def accept_delete(store: Store, checkpoint_id: str, project_id: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ from share_worker.db.rows import (  # noqa: F401 - re-exported
     event_rows,
     op_from_row,
 )
-from share_worker.db.store import Store, utcnow
+from share_worker.db.store import Store, Writer, utcnow
 
 #: PostgreSQL advisory lock key held by the worker publishing the outbox
 _PUBLISHER_LOCK = 0x5357_0001
@@ -72,14 +73,19 @@ class OperationStore:
         When the record id exists already, nothing is written and the
         existing record comes back with ``created`` False.
         """
-        return acceptance.accept_many(
-            self.store, [acceptance.Acceptance(kind, record, op,
-                                               event_type)])[0]
+        return self.accept_many([acceptance.Acceptance(
+            kind, record, op, event_type)])[0]
 
-    def accept_many(self, items: list[acceptance.Acceptance]
+    def accept_many(self, items: list[acceptance.Acceptance],
+                    writer: Writer | None = None
                     ) -> list[tuple[dict, bool]]:
-        """:meth:`accept` for several records in one transaction."""
-        return acceptance.accept_many(self.store, items)
+        """:meth:`accept` for several records in one transaction, on
+        *writer*'s connection if given."""
+        if writer is not None:
+            return writer.run(functools.partial(acceptance.accept_many,
+                                                 items=items))
+        with self.store.write() as conn:
+            return acceptance.accept_many(conn, items)
 
     def accept_delete(self, checkpoint_id: str, project_id: str,
                       allowed: tuple[str, ...], op: Operation,

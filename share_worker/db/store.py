@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import os
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -26,6 +27,9 @@ from alembic.config import Config as AlembicConfig
 from share_worker import exception
 from share_worker.db import models
 
+LOG = logging.getLogger(__name__)
+
+T = TypeVar("T")
 CHECKPOINT_TERMINAL = ("available", "error", "deleted", "error-deleting")
 RESTORE_TERMINAL = ("success", "fail")
 
@@ -83,6 +87,10 @@ class Store:
     """Thread-safe access to the store; one instance per process."""
 
     def __init__(self, engine: sa.engine.Engine) -> None:
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise exception.ConfigurationError(
+                reason="[database] connection names a %s database; the "
+                       "store is SQLite or PostgreSQL" % engine.dialect.name)
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer at a time: serialise our own writers so
@@ -208,3 +216,54 @@ class Store:
             if limit is not None:
                 q = q.limit(limit)
             return [to_dict(r) for r in conn.execute(q)]
+
+
+class Writer:
+    """A connection kept for one writer that commits often (the accept
+    committer): no pool checkout, liveness ping and reset around each
+    transaction. Calls are serialised::
+
+        writer = Writer(store)
+        rows = writer.run(lambda conn: conn.execute(...))   # one transaction
+        writer.close()
+
+    A connection the database dropped (a restart, a failover) is
+    replaced and the transaction run once more, as the pool's ping would
+    have: *work* must be safe to repeat after a failed commit (accepts
+    are: an id already stored is not written twice).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._conn: sa.engine.Connection | None = None
+
+    def run(self, work: Callable[[sa.engine.Connection], T]) -> T:
+        with self._lock, self._store._write_lock:
+            try:
+                return self._once(work)
+            except sa.exc.DBAPIError as e:
+                if not e.connection_invalidated:
+                    raise
+                LOG.warning("The store dropped the connection (%s); "
+                            "retrying on a new one", e.orig)
+            return self._once(work)
+
+    def _once(self, work: Callable[[sa.engine.Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = self._store.engine.connect()
+        conn = self._conn
+        try:
+            with conn.begin():
+                return work(conn)
+        except BaseException:
+            if conn.invalidated:
+                self._conn = None
+                conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

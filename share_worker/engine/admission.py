@@ -11,12 +11,15 @@ commit)::
 
 The count of operations in flight is kept in memory; the store is
 counted again only when the limit is reached (other workers may have
-finished some).
+finished some). The committer writes on a connection of its own, and
+logs one line per transaction naming what it recorded (each item's
+``summary``): a log record per request costs as much as its insert.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable
 from concurrent import futures
@@ -24,10 +27,15 @@ from concurrent import futures
 from share_worker import exception
 from share_worker.db.acceptance import Acceptance
 from share_worker.db.operations import Operation, OperationStore
+from share_worker.db.store import Writer
 from share_worker.engine.committer import GroupCommitter
+
+LOG = logging.getLogger(__name__)
 
 #: longest an RPC handler waits for the store to commit its record
 COMMIT_TIMEOUT = 120.0
+#: most records named in one log line
+LOG_CHUNK = 32
 
 
 class Admission:
@@ -38,8 +46,9 @@ class Admission:
         self._limit = limit
         self._lock = threading.Lock()
         self.in_flight = 0
+        self._writer = Writer(ops.store)
         #: new records of concurrent requests share one transaction
-        self.committer = GroupCommitter(ops.accept_many, name="accept")
+        self.committer = GroupCommitter(self._write, name="accept")
 
     def start(self) -> None:
         self.in_flight = self._ops.count_unfinished()
@@ -47,6 +56,16 @@ class Admission:
 
     def stop(self) -> None:
         self.committer.stop()
+        self._writer.close()
+
+    def _write(self, items: list[Acceptance]) -> list[tuple[dict, bool]]:
+        results = self._ops.accept_many(items, self._writer)
+        new = [item.summary for item, (_, created) in zip(
+            items, results, strict=True) if created]
+        for first in range(0, len(new), LOG_CHUNK):
+            chunk = new[first:first + LOG_CHUNK]
+            LOG.info("Recorded %d: %s", len(chunk), "; ".join(chunk))
+        return results
 
     def reserve(self) -> None:
         """Count one more operation in flight, or raise Busy."""

@@ -189,13 +189,12 @@ class Engine(Queries, PolicyMethods):
                            "resource": {"type": resource["type"],
                                         "id": resource["id"]}})
         checkpoint, created = self.admission.record(Acceptance(
-            "checkpoint", record, op, KINDS["protect"][2] + ".start"),
-            self._hand_over)
+            "checkpoint", record, op, KINDS["protect"][2] + ".start",
+            "checkpoint %s protecting %s %s for project %s (request %s)" % (
+                checkpoint_id, resource["type"], resource["id"],
+                ctx.project_id, ctx.request_id)), self._hand_over)
         if not created:
             return self._same_resource(ctx, checkpoint, resource)
-        LOG.info("Checkpoint %s: protecting %s %s for project %s (request "
-                 "%s)", checkpoint_id, resource["type"], resource["id"],
-                 ctx.project_id, ctx.request_id)
         return checkpoint
 
     def _existing(self, ctx: o_context.RequestContext, checkpoint_id: str,
@@ -243,11 +242,10 @@ class Engine(Queries, PolicyMethods):
             "saved_info": plugin.get_saved_info(checkpoint,
                                                 checkpoint["resource"])})
         restore, _ = self.admission.record(Acceptance(
-            "restore", record, op, KINDS["restore"][2] + ".start"),
-            self._hand_over)
-        LOG.info("Restore %s: restoring checkpoint %s (%s) for project %s "
-                 "(request %s)", restore_id, checkpoint_id, target["mode"],
-                 ctx.project_id, ctx.request_id)
+            "restore", record, op, KINDS["restore"][2] + ".start",
+            "restore %s of checkpoint %s (%s) for project %s (request %s)"
+            % (restore_id, checkpoint_id, target["mode"], ctx.project_id,
+               ctx.request_id)), self._hand_over)
         return restore
 
     def delete(self, ctx: o_context.RequestContext,

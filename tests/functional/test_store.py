@@ -1,12 +1,14 @@
 """The store on SQLite and on PostgreSQL: records, leases, outbox."""
 
 import datetime
+import threading
+from concurrent import futures
 
 import pytest
 import sqlalchemy as sa
 
 from share_worker import exception
-from share_worker.db import models
+from share_worker.db import acceptance, models
 from share_worker.db.acceptance import Acceptance
 from share_worker.db.operations import (
     Advance,
@@ -14,7 +16,8 @@ from share_worker.db.operations import (
     OperationStore,
     RecordChange,
 )
-from share_worker.db.store import Store, utcnow
+from share_worker.db.store import Store, Writer, utcnow
+from tests.conftest import wait_for
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0)
 
@@ -99,6 +102,80 @@ def test_accept_many_writes_new_records_in_one_go_in_order(store):
     assert ops.count_unfinished() == 3
     assert [e["event_type"] for e in ops.pending_events(10)] == [
         "e-old", "e-a", "e-b"]
+
+
+def item(cid, op_id=None):
+    op = operation(cid)
+    op.id = op_id or op.id
+    return Acceptance("checkpoint", checkpoint(cid), op, "e-" + cid)
+
+
+def test_a_writer_keeps_its_connection_and_replaces_a_dropped_one(store):
+    """The accept committer's writer: one connection for every
+    transaction; when the database drops it (PostgreSQL restarted, here
+    its backend terminated) the next transaction runs on a new one."""
+    ops = OperationStore(store)
+    writer = Writer(store)
+
+    def dbapi_connection(conn):
+        return conn.connection.dbapi_connection
+
+    try:
+        assert ops.accept_many([item("a")], writer)[0][1] is True
+        first = writer.run(dbapi_connection)
+        assert ops.accept_many([item("b")], writer)[0][1] is True
+        assert writer.run(dbapi_connection) is first
+        if not store.is_sqlite:
+            with store.engine.connect() as admin:
+                admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"),
+                              {"pid": first.info.backend_pid})
+            assert ops.accept_many([item("c")], writer)[0][1] is True
+            assert writer.run(dbapi_connection) is not first
+    finally:
+        writer.close()
+    assert ops.count_unfinished() == (2 if store.is_sqlite else 3)
+    # a repeat of an id is answered from the store, on the writer too
+    again = ops.accept_many([item("a", "op-a-2")], writer)
+    assert again[0][0]["id"] == "a" and again[0][1] is False
+    writer.close()
+
+
+def test_concurrent_accepts_of_one_id_write_it_once(store):
+    """A second transaction inserting an id the first has not committed
+    yet waits for it, then answers with the stored record instead of
+    failing on the duplicate key."""
+    if store.is_sqlite:
+        pytest.skip("SQLite has one writer at a time")
+    ops = OperationStore(store)
+    inside, release = threading.Event(), threading.Event()
+
+    def first(conn):
+        result = acceptance.accept_many(conn, [item("x")])
+        inside.set()
+        assert release.wait(30)
+        return result
+
+    def lock_waiters():
+        with store.engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE "
+                "datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar_one()
+
+    writer = Writer(store)
+    with futures.ThreadPoolExecutor(2) as pool:
+        one = pool.submit(writer.run, first)
+        assert inside.wait(30)
+        two = pool.submit(ops.accept_many, [item("x", "op-x-2")])
+        wait_for(lambda: lock_waiters() == 1, timeout=30,
+                 what="the second insert of x to wait for the first")
+        release.set()
+        assert one.result(30)[0][1] is True
+        record, created = two.result(30)[0]
+    writer.close()
+    assert (record["id"], created) == ("x", False)
+    assert ops.count_unfinished() == 1
+    assert [e["event_type"] for e in ops.pending_events(10)] == ["e-x"]
 
 
 def test_a_failing_accept_many_writes_nothing(store):
