@@ -29,19 +29,32 @@ LOG = logging.getLogger(__name__)
 _CLAIM_INTERVAL = 0.2
 
 
-def lower_priority(increment: int) -> None:
-    """Yield the CPU to the worker that records requests (engine_nice)."""
-    if increment:
+def lower_priority(priority: str, nice: int) -> None:
+    """Yield the CPU to the worker that records requests
+    (``engine_priority``; before any thread starts, as threads inherit
+    it)."""
+    if priority == "normal":
+        return
+    if priority == "idle":
         try:
-            os.nice(increment)
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (AttributeError, OSError) as e:
+            LOG.warning("engine_priority = idle: SCHED_IDLE is not "
+                        "available here (%s); lowering the priority by "
+                        "engine_nice = %d instead", e, nice)
+    if nice:
+        try:
+            os.nice(nice)
         except OSError as e:
             LOG.warning("Could not lower the engine process's priority "
-                        "(engine_nice = %d): %s", increment, e)
+                        "(engine_nice = %d): %s", nice, e)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     conf = worker.prepare(argv)
-    lower_priority(conf.share_worker.engine_nice)
+    lower_priority(conf.share_worker.engine_priority,
+                   conf.share_worker.engine_nice)
     try:
         engine = service.build_engine_process(conf)
     except (exception.ConfigurationError, exception.PluginLoadError) as e:

@@ -41,13 +41,28 @@ opts = [
                     "operation in the store, so accepting never waits for "
                     "the engine's CPU. With the default SQLite store at "
                     "most 1; use PostgreSQL for more."),
+    cfg.StrOpt("engine_priority", default="idle",
+               choices=[
+                   ("idle", "Linux SCHED_IDLE: engine processes run on CPU "
+                            "time nothing else on the host wants. A burst "
+                            "of requests is recorded first; operations "
+                            "advance at full speed whenever the host has "
+                            "spare CPU, and only slowly while it has none "
+                            "(their timeouts still apply)."),
+                   ("low", "engine processes run engine_nice lower than "
+                           "the share-worker process: they still get a "
+                           "share of a busy host's CPU."),
+                   ("normal", "the share-worker process's own priority.")],
+               help="CPU priority of engine processes (engine_processes "
+                    "> 0). Callers wait for requests to be recorded, and "
+                    "RabbitMQ has handed the messages over already, so "
+                    "the share-worker process gets the CPU first; engine "
+                    "processes use what is left, which is all of it when "
+                    "no requests arrive. Where SCHED_IDLE is not available "
+                    "idle falls back to low."),
     cfg.IntOpt("engine_nice", default=10, min=0, max=19,
-               help="Niceness added to engine processes (engine_processes "
-                    "> 0). On a busy host the share-worker process, which "
-                    "records requests (callers wait for that, and RabbitMQ "
-                    "has handed the messages over already), gets the CPU "
-                    "first; engine processes use what is left, which is "
-                    "all of it when no requests arrive. 0: same priority."),
+               help="Niceness added to engine processes with "
+                    "engine_priority = low."),
     cfg.IntOpt("manila_workers", default=8, min=1, max=64,
                help="Threads making Manila calls for the engine. Operations "
                     "waiting on Manila hold no thread."),

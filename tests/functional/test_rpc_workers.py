@@ -154,6 +154,12 @@ def nice_of(pid):
         return int(f.read().rsplit(")", 1)[1].split()[16])
 
 
+def policies_of(pid):
+    """The scheduling policy of each thread of *pid*."""
+    return {os.sched_getscheduler(int(tid))
+            for tid in os.listdir("/proc/%d/task" % pid)}
+
+
 @pytest.mark.parametrize("processes", [1, 2])
 def test_engine_processes_do_the_work_and_are_restarted(
         spawn_worker, worker_conf, rpc, events, sim, processes):
@@ -167,10 +173,12 @@ def test_engine_processes_do_the_work_and_are_restarted(
     children = wait_for(lambda: len(engine_children(worker.pid)) ==
                         processes and engine_children(worker.pid),
                         timeout=30, what="the engine processes")
-    # engine_nice (default 10): the engines yield the CPU to the worker
-    wait_for(lambda: all(nice_of(pid) == nice_of(worker.pid) + 10
+    # engine_priority = idle (default): the engines' threads run on CPU
+    # time the worker (and the rest of the host) leaves
+    wait_for(lambda: all(policies_of(pid) == {os.SCHED_IDLE}
                          for pid in children), timeout=30,
-             what="the engine processes to lower their priority")
+             what="the engine processes to take the SCHED_IDLE policy")
+    assert os.SCHED_IDLE not in policies_of(worker.pid)
     shares = sim.sim.create_shares(PROJECT, 10)
     for i, share_id in enumerate(shares[:5]):
         rpc.protect(user_ctx(), {"type": SHARE, "id": share_id},
@@ -192,3 +200,18 @@ def test_engine_processes_do_the_work_and_are_restarted(
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
     assert engine_children(worker.pid) == []
+
+
+def test_engine_priority_low_lowers_the_engines_by_engine_nice(
+        spawn_worker, worker_conf, rpc):
+    worker = spawn_worker(engine_processes=1, engine_priority="low",
+                          engine_nice=7)
+    wait_for(lambda: ready(rpc, worker_conf), timeout=30,
+             what="the worker to answer")
+    child = wait_for(lambda: engine_children(worker.pid), timeout=30,
+                     what="the engine process")[0]
+    wait_for(lambda: nice_of(child) == nice_of(worker.pid) + 7, timeout=30,
+             what="the engine process to lower its priority by 7")
+    assert policies_of(child) == {os.SCHED_OTHER}
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
