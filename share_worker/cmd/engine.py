@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from share_worker import exception, service
@@ -27,6 +28,21 @@ LOG = logging.getLogger(__name__)
 
 #: seconds between two looks for new operations (and for the parent)
 _CLAIM_INTERVAL = 0.2
+
+
+def engine_priority(conf: cfg.ConfigOpts) -> str:
+    """``engine_priority``, except that a SQLite store gets ``low`` for
+    ``idle``: its one write lock is shared with the process that records
+    requests, and an idle-priority engine holding it on a busy host would
+    stall every request behind it."""
+    priority = conf.share_worker.engine_priority
+    if priority == "idle" and service.database_url(conf).startswith(
+            "sqlite"):
+        LOG.info("engine_priority = idle needs a PostgreSQL store; with "
+                 "SQLite the engine process runs engine_nice = %d lower "
+                 "instead", conf.share_worker.engine_nice)
+        return "low"
+    return priority
 
 
 def lower_priority(priority: str, nice: int) -> None:
@@ -53,8 +69,7 @@ def lower_priority(priority: str, nice: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     conf = worker.prepare(argv)
-    lower_priority(conf.share_worker.engine_priority,
-                   conf.share_worker.engine_nice)
+    lower_priority(engine_priority(conf), conf.share_worker.engine_nice)
     try:
         engine = service.build_engine_process(conf)
     except (exception.ConfigurationError, exception.PluginLoadError) as e:

@@ -58,8 +58,10 @@ opts = [
                     "RabbitMQ has handed the messages over already, so "
                     "the share-worker process gets the CPU first; engine "
                     "processes use what is left, which is all of it when "
-                    "no requests arrive. Where SCHED_IDLE is not available "
-                    "idle falls back to low."),
+                    "no requests arrive. idle falls back to low with a "
+                    "SQLite store (its one write lock is shared with the "
+                    "share-worker process) and where SCHED_IDLE is not "
+                    "available."),
     cfg.IntOpt("engine_nice", default=10, min=0, max=19,
                help="Niceness added to engine processes with "
                     "engine_priority = low."),

@@ -52,3 +52,16 @@ def test_a_refused_nice_is_logged_not_raised(monkeypatch, caplog):
     monkeypatch.setattr(engine_cmd.os, "nice", refuse)
     engine_cmd.lower_priority("low", 5)
     assert "Could not lower" in caplog.text
+
+
+@pytest.mark.parametrize("connection, priority, expected", [
+    ("postgresql+psycopg2://u@db/sw", "idle", "idle"),
+    ("sqlite:////var/lib/share_worker/sw.sqlite", "idle", "low"),
+    ("", "idle", "low"),                  # the default SQLite file
+    ("sqlite:////var/lib/share_worker/sw.sqlite", "normal", "normal"),
+    ("postgresql+psycopg2://u@db/sw", "low", "low"),
+])
+def test_idle_needs_postgresql(conf, connection, priority, expected):
+    conf.set_override("connection", connection, group="database")
+    conf.set_override("engine_priority", priority, group="share_worker")
+    assert engine_cmd.engine_priority(conf) == expected
