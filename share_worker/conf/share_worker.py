@@ -34,6 +34,15 @@ opts = [
                help="Most operations (protect, restore, delete) accepted "
                     "and not yet finished; beyond it requests are answered "
                     "Busy."),
+    cfg.FloatOpt("commit_delay", default=0.002, min=0.0, max=0.1,
+                 help="Under load, seconds the share-worker process waits "
+                      "for more accepted requests before it records them in "
+                      "one transaction (like PostgreSQL's commit_delay): "
+                      "fewer, larger transactions cost less CPU per "
+                      "request. It applies only while requests keep "
+                      "arriving (during a commit or less than this after "
+                      "one); a lone request is recorded at once. 0: never "
+                      "wait."),
     cfg.IntOpt("engine_processes", default=0, min=0, max=16,
                help="0: the share-worker process also advances the "
                     "operations it accepts. N > 0: it only accepts (RPC), "

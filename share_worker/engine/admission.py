@@ -2,7 +2,7 @@
 and its durable recording, shared with concurrent requests (group
 commit)::
 
-    admission = Admission(ops, limit=lambda: 10000)
+    admission = Admission(ops, limit=lambda: 10000, commit_delay=0.002)
     admission.start()                       # counts what is in flight
     admission.reserve()                     # or Busy
     record, created = admission.record(Acceptance(...), on_created)
@@ -41,14 +41,16 @@ LOG_CHUNK = 32
 class Admission:
     """The in-flight count and the accept committer of one engine."""
 
-    def __init__(self, ops: OperationStore, limit: Callable[[], int]) -> None:
+    def __init__(self, ops: OperationStore, limit: Callable[[], int],
+                 commit_delay: float = 0.0) -> None:
         self._ops = ops
         self._limit = limit
         self._lock = threading.Lock()
         self.in_flight = 0
         self._writer = Writer(ops.store)
         #: new records of concurrent requests share one transaction
-        self.committer = GroupCommitter(self._write, name="accept")
+        self.committer = GroupCommitter(self._write, name="accept",
+                                        delay=commit_delay)
 
     def start(self) -> None:
         self.in_flight = self._ops.count_unfinished()

@@ -68,7 +68,8 @@ class Engine(Queries, PolicyMethods):
                                             uuid.uuid4().hex[:8])
         self.outbox = Outbox(self.ops, sink or LoggingSink())
         self.admission = Admission(
-            self.ops, lambda: conf.share_worker.max_in_flight)
+            self.ops, lambda: conf.share_worker.max_in_flight,
+            commit_delay=conf.share_worker.commit_delay)
         runner = StepRunner(clients, conf, clock)
         self.reconciler = Reconciler(self.ops, registry, runner, clients,
                                      conf, self.owner, clock,

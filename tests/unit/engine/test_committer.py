@@ -147,3 +147,54 @@ def test_submit_before_start_writes_in_the_callers_thread(writer):
     committer = GroupCommitter(writer, name="test")
     future = committer.submit("a")
     assert isinstance(future, futures.Future) and future.result(0) == "A"
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_under_load_the_thread_waits_the_delay_for_company(writer):
+    """A request less than *delay* after a commit queues; the committer
+    thread waits *delay* and writes what arrived meanwhile together."""
+    committer = GroupCommitter(writer, name="test", delay=0.5)
+    committer.start()
+    try:
+        assert committer.submit("a").result(WAIT) == "A"      # idle: inline
+        pending = [committer.submit(name) for name in ("b", "c", "d")]
+        assert [f.result(WAIT) for f in pending] == ["B", "C", "D"]
+    finally:
+        committer.stop()
+    assert writer.batches == [["a"], ["b", "c", "d"]]
+    assert writer.threads == [threading.current_thread().name, "test"]
+
+
+def test_a_request_after_an_idle_delay_is_committed_at_once(writer):
+    clock = Clock()
+    committer = GroupCommitter(writer, name="test", delay=0.01, clock=clock)
+    committer.start()
+    try:
+        committer.submit("a").result(WAIT)
+        clock.now += 0.005                  # within the delay: queued
+        committer.submit("b").result(WAIT)
+        clock.now += 1.0                    # idle since: at once
+        committer.submit("c").result(WAIT)
+    finally:
+        committer.stop()
+    me = threading.current_thread().name
+    assert writer.threads == [me, "test", me]
+
+
+def test_stop_does_not_wait_out_the_delay(writer):
+    committer = GroupCommitter(writer, name="test", delay=60.0)
+    committer.start()
+    committer.submit("a").result(WAIT)
+    queued = committer.submit("b")          # under load: the thread waits
+    stopper = threading.Thread(target=committer.stop)
+    stopper.start()
+    stopper.join(WAIT)
+    assert not stopper.is_alive(), "stop() waited for the commit delay"
+    assert queued.result(WAIT) == "B"
