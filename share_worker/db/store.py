@@ -30,6 +30,7 @@ from share_worker.db import models
 LOG = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
 CHECKPOINT_TERMINAL = ("available", "error", "deleted", "error-deleting")
 RESTORE_TERMINAL = ("success", "fail")
 
