@@ -31,7 +31,6 @@ from share_worker.db.store import isotime, utcnow
 from share_worker.scheduler import retention, schedule
 
 LOG = logging.getLogger(__name__)
-_MICROSECOND = datetime.timedelta(microseconds=1)
 #: due policies read per query; a cycle goes on until none is left
 _BATCH = 100
 
@@ -141,17 +140,11 @@ class Scheduler:
         return self._fire(row, due)
 
     def _plan(self, row: Any, now: datetime.datetime) -> tuple:
-        """(tick to run or None, next_run_at to store). Of the ticks
-        missed while no worker ran, the first one inside the catch-up
-        window runs, once; older ones are skipped."""
+        """(tick to run or None, next_run_at to store); see
+        :func:`schedule.plan_tick`."""
         window = datetime.timedelta(
             seconds=self._conf.scheduler_catchup_window)
-        next_run_at = row.next_run_at
-        if next_run_at < now - window:
-            next_run_at = schedule.next_run(
-                row.schedule, now - window - _MICROSECOND,
-                anchor=row.created_at)
-        return schedule.plan_tick(row.schedule, next_run_at, now, window,
+        return schedule.plan_tick(row.schedule, row.next_run_at, now, window,
                                   anchor=row.created_at)
 
     def _fire(self, row: Any, tick: datetime.datetime) -> int:

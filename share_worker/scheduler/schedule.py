@@ -197,7 +197,9 @@ def plan_tick(schedule: dict | None, next_run_at: dt.datetime | None,
     - ``next_run_at`` after ``now``: nothing due, ``next_run_at`` kept;
     - due and at most ``catchup_window`` late: run once for that tick
       (``run_due == next_run_at``);
-    - due and later than that: skip it (``run_due`` None).
+    - due and later than that: the ticks older than the window are
+      skipped; the first tick inside the window (``now`` minus
+      ``catchup_window`` up to ``now``), if there is one, runs once.
 
     When a tick was due, the new ``next_run_at`` is the first tick strictly
     after ``now``, so a worker that was down for many ticks runs at most
@@ -216,9 +218,12 @@ def plan_tick(schedule: dict | None, next_run_at: dt.datetime | None,
     if next_run_at > now:
         return None, next_run_at
     following = next_run(schedule, now, anchor)
-    if now - next_run_at <= catchup_window:
-        return next_run_at, following
-    return None, following
+    if now - next_run_at > catchup_window:
+        next_run_at = next_run(schedule, now - catchup_window - _MICROSECOND,
+                               anchor)
+        if next_run_at > now:             # no tick inside the window
+            return None, following
+    return next_run_at, following
 
 
 def _require_naive(name: str, value: dt.datetime) -> None:

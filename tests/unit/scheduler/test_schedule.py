@@ -401,10 +401,27 @@ def test_plan_after_a_long_outage_runs_one_catch_up_not_a_storm():
         (None, D(2026, 1, 5, 13, 0))
 
 
-def test_plan_skips_a_tick_older_than_the_window():
+def test_plan_runs_the_first_tick_inside_the_window_not_an_older_one():
+    # Hourly, stored 02:00, now 12:10, window 30 min: 02:00-11:00 are
+    # older than the window and skipped; 12:00 is inside it and runs.
     stored = D(2026, 1, 5, 2, 0)
     assert plan_tick(HOURLY, stored, D(2026, 1, 5, 12, 10), WINDOW) == \
-        (None, D(2026, 1, 5, 13, 0))
+        (D(2026, 1, 5, 12, 0), D(2026, 1, 5, 13, 0))
+
+
+def test_plan_skips_when_no_tick_falls_inside_the_window():
+    # Daily 02:30 Paris, a day late: 01:30 UTC yesterday and today are
+    # both more than 30 minutes before 12:00.
+    stored = D(2026, 1, 11, 1, 30)
+    assert plan_tick(PARIS_0230, stored, D(2026, 1, 12, 12, 0), WINDOW) == \
+        (None, D(2026, 1, 13, 1, 30))
+
+
+def test_plan_catches_up_a_tick_exactly_at_the_window_start():
+    stored = D(2026, 1, 5, 2, 0)
+    now = D(2026, 1, 5, 12, 30)             # 12:00 is exactly WINDOW ago
+    assert plan_tick(HOURLY, stored, now, WINDOW) == \
+        (D(2026, 1, 5, 12, 0), D(2026, 1, 5, 13, 0))
 
 
 def test_plan_with_a_zero_window_runs_only_on_time():
@@ -431,9 +448,10 @@ def test_plan_on_the_spring_forward_tick():
 
 
 @pytest.mark.parametrize("window, hours", [
-    # The 04:00 tick is 3.5 hours late at 07:30: skipped, or caught up
-    # once; 05:00-07:00 never run either way.
-    (WINDOW, (1, 2, 3, 8, 9, 10)),
+    # Back at 07:25: with a 30-minute window 04:00-06:00 are skipped and
+    # 07:00 is caught up; with a day's window 04:00 is caught up and
+    # 05:00-07:00 are skipped. One catch-up run either way.
+    (WINDOW, (1, 2, 3, 7, 8, 9, 10)),
     (timedelta(days=1), (1, 2, 3, 4, 8, 9, 10)),
 ])
 def test_plan_loop_through_an_outage(window, hours):
