@@ -14,7 +14,9 @@ Manila does: microversions (``X-OpenStack-Manila-API-Version``, 406 out of
 range, fields and actions gated by version), fault bodies, status
 transitions (``creating`` -> ``available``/``error``, ``deleting`` -> gone
 /``error_deleting``, ``reverting``/``restoring``), project visibility,
-``all_tenants`` for admins and quotas (413 ``overLimit``).
+``all_tenants`` for admins and quotas (413 ``overLimit``).  Snapshots can
+be renamed (``PUT /v2[/{project}]/snapshots/{id}`` with ``{"snapshot":
+{"display_name", "display_description"}}``, any status, 200 + detail).
 
 Statuses move lazily: an operation schedules its outcome at
 ``clock() + delay`` and the next request settles what is due, so idle
@@ -41,7 +43,16 @@ behind an HTTP server on 127.0.0.1 and builds manilaclients for it)::
     sim.shares(project_id=None) / sim.snapshots(project_id, share_id)
     sim.inject_http_fault(method, path_regex, status=500, count=1,
                           message=None, drop=False,
-                          drop_after_processing=False, latency=0.0) -> id
+                          drop_after_processing=False, latency=0.0,
+                          hold=0.0) -> id
+        # hold: seconds a matched request waits BEFORE it is processed
+        # (a held create makes its object only then); latency: AFTER
+    sim.fault_stats(id) -> {"id", "hits", "held", "processed", "active"}
+        # also for a used-up or removed rule, until clear_faults()
+    sim.release_hold(id)          # end that rule's holds now
+    sim.remove_http_fault(id)     # (releases its held requests too)
+    sim.http_faults.list() -> [rule dict + counters]
+        # active rules, then spent ones with requests in flight
     sim.fail_next(operation, resource_id=None, count=1)
         # share_create | snapshot_create | snapshot_delete | share_delete
         # | revert
@@ -61,6 +72,8 @@ above)::
     POST /_sim/types             POST   /_sim/tokens
     PUT  /_sim/quotas            PUT    /_sim/quotas/{project_id}
     GET  /_sim/faults            POST   /_sim/faults -> {"id"}
+    GET  /_sim/faults/{id}       (= sim.fault_stats; 404 if unknown)
+    POST /_sim/faults/{id}/release
     DELETE /_sim/faults[/{id}]   POST   /_sim/object-faults
 
 Standalone: ``share-worker-manila-simulator --port 8786`` prints its

@@ -65,8 +65,12 @@ def _routes(sim: ManilaSimulator) -> list[tuple[str, str, Callable]]:
         ("POST", "/faults",
          lambda b, a: {"id": sim.inject_http_fault(**b)}),
         ("DELETE", "/faults", lambda b, a: sim.clear_faults()),
+        ("GET", "/faults/{id}",
+         lambda b, a: sim.fault_stats(int(a["id"]))),
         ("DELETE", "/faults/{id}",
          lambda b, a: sim.remove_http_fault(int(a["id"]))),
+        ("POST", "/faults/{id}/release",
+         lambda b, a: sim.release_hold(int(a["id"]))),
         ("POST", "/object-faults", lambda b, a: sim.fail_next(**b)),
     ]
 

@@ -61,7 +61,11 @@ class ManilaSimulator(ObjectsApi):
     def serve(self, method: str, path: str, query: Mapping[str, str],
               headers: Mapping[str, str], body: bytes,
               root_url: str) -> Outcome:
-        """Handle one request: control routes, faults, then Manila."""
+        """Handle one request: control routes, faults, then Manila.
+
+        A fault rule's ``hold`` is spent here, in the calling (request)
+        thread, before the request is processed and with no lock held.
+        """
         if path.startswith("/_sim"):
             return Outcome(self._control.handle(method, path, body))
         rule = self.http_faults.take(method, path)
@@ -73,8 +77,12 @@ class ManilaSimulator(ObjectsApi):
                 response.route, response.action, response.status
             )
             return Outcome(response, self.http_faults.latency)
-        return self._serve_faulty(rule, method, path, query, headers, body,
-                                  root_url)
+        try:
+            self.http_faults.wait_hold(rule)  # before it takes effect
+            return self._serve_faulty(rule, method, path, query, headers,
+                                      body, root_url)
+        finally:
+            self.http_faults.mark_processed(rule.id)
 
     def _serve_faulty(self, rule: HttpFault, method: str, path: str,
                       query: Mapping[str, str], headers: Mapping[str, str],
@@ -201,16 +209,27 @@ class ManilaSimulator(ObjectsApi):
                           status: int | None = 500, count: int | None = 1,
                           message: str | None = None, drop: bool = False,
                           drop_after_processing: bool = False,
-                          latency: float = 0.0) -> int:
+                          latency: float = 0.0, hold: float = 0.0) -> int:
         """Answer the next ``count`` matching requests with ``status``
-        (or drop them); return the rule id.  See :mod:`.faults`."""
+        (or drop them), ``hold`` seconds before and ``latency`` after
+        processing them; return the rule id.  See :mod:`.faults`."""
         return self.http_faults.add(
             method, path, status, count, message, drop,
-            drop_after_processing, latency,
+            drop_after_processing, latency, hold,
         )
 
     def remove_http_fault(self, rule_id: int) -> None:
+        """Stop a rule; requests it holds go on at once."""
         self.http_faults.remove(rule_id)
+
+    def fault_stats(self, rule_id: int) -> dict:
+        """``{"id", "hits", "held", "processed", "active"}`` of a rule,
+        also once used up or removed (until :meth:`clear_faults`)."""
+        return self.http_faults.stats(rule_id)
+
+    def release_hold(self, rule_id: int) -> None:
+        """End a rule's holds now (waiting requests and later ones)."""
+        self.http_faults.release(rule_id)
 
     def fail_next(self, operation: str, resource_id: str | None = None,
                   count: int = 1) -> None:

@@ -89,6 +89,8 @@ ROUTES = _table(
          lambda s, c, r: snapshots.index(s, c, r.query)),
         ("GET", "/snapshots/{id}",
          lambda s, c, r: snapshots.show(s, c, r.args["id"])),
+        ("PUT", "/snapshots/{id}",
+         lambda s, c, r: snapshots.update(s, c, r.args["id"], r.body)),
         ("DELETE", "/snapshots/{id}",
          lambda s, c, r: snapshots.delete(s, c, r.args["id"])),
         ("GET", "/types", lambda s, c, r: share_types.index(s, c, r.query)),

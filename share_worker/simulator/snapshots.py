@@ -1,4 +1,5 @@
-"""The snapshots controller: create, list, show, delete, admin actions.
+"""The snapshots controller: create, list, show, update, delete, admin
+actions.
 
     >>> from share_worker.simulator import models, shares, snapshots, store
     >>> st = store.Store(clock=lambda: 0.0)
@@ -27,6 +28,8 @@ from share_worker.simulator.store import Store
 
 METADATA_VERSION = (2, 73)
 DELETABLE = (models.AVAILABLE, models.ERROR)
+UPDATABLE = ("display_name", "display_description")
+DISPLAY_FIELD_MAX = 255  # manila.common.constants
 Result = tuple[int, dict | None]
 
 
@@ -123,6 +126,40 @@ def show(store: Store, ctx: models.RequestContext,
          snapshot_id: str) -> Result:
     snapshot = get_or_404(store, ctx, snapshot_id)
     return 200, {"snapshot": _render(views.snapshot_detail)(ctx, snapshot)}
+
+
+def update(store: Store, ctx: models.RequestContext, snapshot_id: str,
+           body: object) -> Result:
+    """Rename or redescribe a snapshot in any status, as Manila's
+    ``update``: only ``display_name``/``display_description`` apply."""
+    if not isinstance(body, dict) or not body or "snapshot" not in body:
+        raise errors.ApiError(422)
+    req = body["snapshot"]
+    if not isinstance(req, dict):  # Manila: a TypeError, answered 400
+        raise errors.bad_request()
+    changes = {key: req[key] for key in UPDATABLE if key in req}
+    for key, value in changes.items():
+        _check_display_field(key, value)
+    snapshot = get_or_404(store, ctx, snapshot_id)
+    if "display_name" in changes:
+        snapshot.name = changes["display_name"]
+    if "display_description" in changes:
+        snapshot.description = changes["display_description"]
+    return 200, {"snapshot": _render(views.snapshot_detail)(ctx, snapshot)}
+
+
+def _check_display_field(name: str, value: object) -> None:
+    """Manila's ``check_display_field_length`` (its TypeError on a
+    non-text value answers 400 too)."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise errors.bad_request()
+    if len(value) > DISPLAY_FIELD_MAX:
+        raise errors.bad_request(
+            f"Invalid input received: {name} can only be "
+            f"{DISPLAY_FIELD_MAX} characters long."
+        )
 
 
 def _render(view: Callable) -> Callable:
