@@ -130,6 +130,13 @@ class ResourceError(ShareWorkerError):
     msg_fmt = "%(what)s went to status %(status)s"
 
 
+class StoreUnavailable(ShareWorkerError):
+    """Raised when the store can't be reached or refused a transaction
+    for a passing reason; what needed it is kept and tried again."""
+
+    msg_fmt = "The store is unavailable: %(reason)s"
+
+
 class PluginLoadError(ShareWorkerError):
     """Raised at start-up when a protectable/protection plugin fails."""
 

@@ -1,35 +1,42 @@
-"""The one place that builds oslo.messaging transports, servers, clients
-and notifiers for share_worker.
-
-Exchanges come from ``control_exchange`` (default ``share_worker``),
-which also decides where the Notifier publishes::
+"""The one place that builds share_worker's message-bus pieces: the RPC
+server, the listener of Manila's notifications and the status-event sink,
+all from one ``ConfigOpts`` and oslo.messaging's own options::
 
     conf = cfg.ConfigOpts()
     messaging.register_opts(conf)
     conf([...])
-    transport = messaging.rpc_transport(conf)
-    server = messaging.rpc_server(conf, transport, [endpoint])
-    notifier = messaging.notifier(conf, publisher_id="share_worker.host1")
-    listener = messaging.manila_notification_listener(conf, [endpoint])
-    listener.start()     # endpoint.info(ctxt, publisher_id, event_type, ...)
+    server = messaging.rpc_server(conf, [endpoint, ...])
+    server.start()                 # acknowledges a request once handled
+    listener = messaging.manila_notification_listener(conf, endpoint)
+    sink = messaging.event_sink(conf)    # publishes with confirms
+
+They speak oslo.messaging's wire format over kombu (see
+:mod:`share_worker.amqp`) instead of using its RPCServer, Notifier and
+listeners: those acknowledge a request before it is handled and drop a
+notification whose send failed, which would lose requests and events
+(DESIGN section 2). Exchanges come from ``control_exchange`` (default
+``share_worker``); queues are declared as oslo.messaging declares them
+(``amqp_durable_queues``, ``rabbit_quorum_queue`` ...).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 import oslo_messaging
 from oslo_config import cfg
 from oslo_messaging import opts as om_opts
-from oslo_messaging.rpc import dispatcher as rpc_dispatcher
-from oslo_messaging.rpc import server as rpc_server_mod
 
 from share_worker import exception
+from share_worker.amqp.connection import Broker
+from share_worker.amqp.listener import NotificationListener
+from share_worker.amqp.rpc import RpcServer
 from share_worker.conf import opts as sw_opts
-from share_worker.endpoints import base as endpoints_base
+from share_worker.notifications import BusSink
+from share_worker.rpcapi import RPC_API_VERSION
 
-RPC_VERSION = "1.1"
+#: the contract version the worker serves (DESIGN section 3)
+RPC_VERSION = RPC_API_VERSION
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -69,82 +76,46 @@ def _register_global_only_opts(conf: cfg.ConfigOpts) -> None:
 
 def rpc_transport(conf: cfg.ConfigOpts,
                   url: str | None = None) -> oslo_messaging.Transport:
+    """An oslo.messaging transport for callers (``rpcapi``, the CLI)."""
     return oslo_messaging.get_rpc_transport(conf, url=url)
 
 
 def notification_transport(conf: cfg.ConfigOpts,
                            url: str | None = None
                            ) -> oslo_messaging.Transport:
+    """An oslo.messaging transport for listeners of the status events
+    (``share-worker-ctl watch``, the demo)."""
     return oslo_messaging.get_notification_transport(conf, url=url)
 
 
-def rpc_target(conf: cfg.ConfigOpts, server: str | None = None,
-               version: str = RPC_VERSION) -> oslo_messaging.Target:
-    return oslo_messaging.Target(exchange=conf.control_exchange,
-                                 topic=conf.share_worker.topic,
-                                 server=server, version=version)
+def rpc_server(conf: cfg.ConfigOpts, endpoints: list) -> RpcServer:
+    """The worker's RPC server on ``[DEFAULT] transport_url``: topic
+    ``[share_worker] topic`` on exchange ``control_exchange``, at most
+    ``[share_worker] rpc_prefetch`` requests in hand, handled by
+    ``executor_thread_pool_size`` threads."""
+    return RpcServer(Broker.from_conf(conf), conf.control_exchange,
+                     conf.share_worker.topic, conf.host, endpoints,
+                     prefetch=conf.share_worker.rpc_prefetch,
+                     workers=conf.executor_thread_pool_size)
 
 
-def _is_cast(incoming: Any) -> bool:
-    """A cast has nowhere to reply to: no reply queue on the AMQP drivers
-    (a cast still carries a msg_id there), no reply queue on fake://."""
-    if hasattr(incoming, "reply_q"):
-        return incoming.reply_q is None
-    return getattr(incoming, "_reply_q", None) is None
-
-
-class _CastAwareDispatcher(rpc_dispatcher.RPCDispatcher):
-    """Notes whether the message being dispatched is a cast, so an
-    endpoint can report a rejected cast on the bus (no one waits for a
-    reply to it)."""
-
-    def dispatch(self, incoming: Any) -> Any:
-        endpoints_base.set_dispatching_cast(_is_cast(incoming))
-        try:
-            return super().dispatch(incoming)
-        finally:
-            endpoints_base.set_dispatching_cast(False)
-
-
-def rpc_server(conf: cfg.ConfigOpts, transport: oslo_messaging.Transport,
-               endpoints: list, serializer: Any = None
-               ) -> rpc_server_mod.RPCServer:
-    """A threading RPC server; only ``@oslo_messaging.expose``-d endpoint
-    methods are callable (explicit access policy).
-
-    The executor is left to oslo.messaging, which picks threading unless
-    eventlet has monkey-patched the process (share_worker never does);
-    naming it is deprecated in oslo.messaging 18."""
-    dispatcher = _CastAwareDispatcher(
-        endpoints, serializer,
-        access_policy=rpc_dispatcher.ExplicitRPCAccessPolicy)
-    return rpc_server_mod.RPCServer(transport, rpc_target(conf, conf.host),
-                                    dispatcher)
-
-
-def manila_notification_listener(
-        conf: cfg.ConfigOpts, endpoints: list,
-        transport: oslo_messaging.Transport | None = None) -> Any:
+def manila_notification_listener(conf: cfg.ConfigOpts,
+                                 endpoint: object) -> NotificationListener:
     """A listener of Manila's notifications as ``[manila_notifications]``
-    says: Manila's exchange and topics, the worker's own pool (queue),
-    the threading executor; an endpoint may ask for a message to be
-    requeued."""
+    says: Manila's exchange and topics, the worker's own pool (queue)."""
     mconf = conf.manila_notifications
     if mconf.pool == conf.share_worker.topic:
         raise exception.ConfigurationError(
             reason="[manila_notifications] pool %r is the name of the RPC "
                    "queue ([share_worker] topic): choose another pool"
                    % mconf.pool)
-    transport = transport or notification_transport(
-        conf, mconf.transport_url)
-    targets = [oslo_messaging.Target(exchange=mconf.exchange, topic=topic)
-               for topic in mconf.topics]
-    return oslo_messaging.get_notification_listener(
-        transport, targets, endpoints, pool=mconf.pool, allow_requeue=True)
+    return NotificationListener(
+        Broker.from_conf(conf, mconf.transport_url), mconf.exchange,
+        mconf.topics, mconf.pool, endpoint.handle, prefetch=mconf.prefetch,
+        workers=4, attempts=mconf.retry_attempts,
+        backoff=mconf.retry_backoff)
 
 
-def notifier(conf: cfg.ConfigOpts, publisher_id: str,
-             transport: oslo_messaging.Transport | None = None
-             ) -> oslo_messaging.Notifier:
-    transport = transport or notification_transport(conf)
-    return oslo_messaging.Notifier(transport, publisher_id=publisher_id)
+def event_sink(conf: cfg.ConfigOpts) -> BusSink:
+    """The status-event sink (``[oslo_messaging_notifications]``)."""
+    return BusSink(conf)

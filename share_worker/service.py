@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 
 from oslo_config import cfg
@@ -23,7 +24,6 @@ from share_worker import exception, messaging
 from share_worker.clients.keystone import TokenValidator
 from share_worker.clients.manila import ManilaClientFactory
 from share_worker.db.store import Store
-from share_worker.endpoints.base import ContextSerializer
 from share_worker.endpoints.manila_notifications import (
     ManilaNotificationEndpoint,
 )
@@ -32,7 +32,6 @@ from share_worker.endpoints.protectables import ProtectablesEndpoint
 from share_worker.endpoints.protection import ProtectionEndpoint
 from share_worker.engine.outbox import EventSink
 from share_worker.engine.service import Engine
-from share_worker.notifications import NotifierSink, publisher_id
 from share_worker.plugins.loader import PluginRegistry
 from share_worker.scheduler.runner import Scheduler
 from share_worker.supervisor import EngineProcesses
@@ -70,18 +69,17 @@ def build_engine(conf: cfg.ConfigOpts, sink: EventSink | None = None,
 
 def build_engine_process(conf: cfg.ConfigOpts) -> Engine:
     """The engine of an engine process: it publishes status events."""
-    transport = messaging.notification_transport(conf)
-    return build_engine(conf, sink=NotifierSink(messaging.notifier(
-        conf, publisher_id(conf), transport)))
+    return build_engine(conf, sink=messaging.event_sink(conf))
 
 
 class WorkerService:
     """The share-worker process: engine + RPC server + status notifier.
 
     ``start()`` resumes the store's in-flight operations and starts
-    consuming; ``stop()`` stops consuming, lets running RPC handlers end,
-    then stops the engine, whose unfinished operations stay in the store
-    for the next start (or another worker).
+    consuming; ``stop()`` stops consuming (requests not yet recorded go
+    back to their queue), lets running RPC handlers end, then stops the
+    engine, whose unfinished operations stay in the store for the next
+    start (or another worker), all within ``shutdown_timeout``.
     """
 
     def __init__(self, conf: cfg.ConfigOpts,
@@ -97,11 +95,8 @@ class WorkerService:
                            "store takes at most 1"
                            % conf.share_worker.engine_processes)
             self.engine_processes = EngineProcesses(conf, argv)
-        self.transport = messaging.rpc_transport(conf)
-        self._notify_transport = messaging.notification_transport(conf)
-        sink = NotifierSink(messaging.notifier(
-            conf, publisher_id(conf), self._notify_transport))
-        self.engine = build_engine(conf, sink=sink)
+        self.sink = messaging.event_sink(conf)
+        self.engine = build_engine(conf, sink=self.sink)
         strategy = conf.share_worker.auth_strategy
         tokens = None
         if strategy == "keystone":
@@ -110,17 +105,12 @@ class WorkerService:
         endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
                      ProtectablesEndpoint(self.engine, strategy, tokens),
                      PolicyEndpoint(self.engine, strategy, tokens)]
-        self.server = messaging.rpc_server(conf, self.transport, endpoints,
-                                           serializer=ContextSerializer())
+        self.server = messaging.rpc_server(conf, endpoints)
         self.scheduler = Scheduler(self.engine, conf)
         self.listener = None
-        self._listen_transport = None
         if conf.manila_notifications.enabled:
-            self._listen_transport = messaging.notification_transport(
-                conf, conf.manila_notifications.transport_url)
             self.listener = messaging.manila_notification_listener(
-                conf, [ManilaNotificationEndpoint(self.engine)],
-                self._listen_transport)
+                conf, ManilaNotificationEndpoint(self.engine))
 
     def start(self) -> None:
         if self.engine_processes is None:
@@ -137,18 +127,23 @@ class WorkerService:
                  self.conf.control_exchange)
 
     def stop(self) -> None:
-        LOG.info("share_worker %s stopping", self.engine.owner)
+        """Stop within ``[share_worker] shutdown_timeout`` seconds."""
+        budget = self.conf.share_worker.shutdown_timeout
+        deadline = time.monotonic() + budget
+        LOG.info("share_worker %s stopping (at most %.0f s)",
+                 self.engine.owner, budget)
+
+        def left(share: float) -> float:
+            return max(0.2, min(share * budget,
+                                deadline - time.monotonic()))
+
         if self.listener is not None:
-            self.listener.stop()
-            self.listener.wait()
-        self.server.stop()
-        self.server.wait()
-        self.scheduler.stop()
-        self.engine.stop()
+            self.listener.stop(timeout=left(0.2))
+        self.server.stop(timeout=left(0.2))
+        self.scheduler.stop(timeout=left(0.1))
+        self.engine.stop(timeout=left(0.6))
         if self.engine_processes is not None:
-            self.engine_processes.stop()
+            self.engine_processes.stop(timeout=left(1.0))
+        self.sink.close()
         self.engine.store.dispose()
-        self.transport.cleanup()
-        self._notify_transport.cleanup()
-        if self._listen_transport is not None:
-            self._listen_transport.cleanup()
+        LOG.info("share_worker %s stopped", self.engine.owner)

@@ -17,6 +17,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
 from oslo_config import cfg
@@ -59,10 +60,11 @@ class EngineProcesses:
                               proc.returncode)
                     self._spawn(index)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = _STOP_GRACE) -> None:
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=min(timeout, 2.0))
         for proc in self._procs:
             if proc is not None and proc.poll() is None:
                 proc.terminate()
@@ -70,7 +72,7 @@ class EngineProcesses:
             if proc is None:
                 continue
             try:
-                proc.wait(timeout=_STOP_GRACE)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 LOG.error("Engine process %d (pid %d) ignored SIGTERM; "
                           "killing it", index, proc.pid)

@@ -3,12 +3,16 @@
     share-worker --config-file /etc/share_worker/share_worker.conf
     share-worker --demo        # local RabbitMQ + bundled Manila simulator
 
-SIGTERM or SIGINT stops it cleanly: in-flight operations stay in the store
-and resume at the next start (or on another worker).
+SIGTERM or SIGINT stops it cleanly within ``[share_worker]
+shutdown_timeout`` seconds, broker or store unreachable included:
+requests not yet recorded go back to their queue, in-flight operations
+and unsent events stay in the store, and all resume at the next start
+(or on another worker).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -72,10 +76,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if demo is not None:
         demo.run_in_background(stopping)
     stopping.wait()
-    worker.stop()
+    if not _stop_within(worker, conf.share_worker.shutdown_timeout + 2.0):
+        # Everything the worker accepted is in the store or its queue:
+        # leaving now loses nothing.
+        LOG.error("share_worker did not stop within %.0f s; exiting",
+                  conf.share_worker.shutdown_timeout + 2.0)
+        logging_flush()
+        os._exit(1)
     if demo is not None:
         demo.stop()
     return 0
+
+
+def _stop_within(worker: WorkerService, timeout: float) -> bool:
+    """Stop *worker* on a thread of its own; whether it ended in time."""
+    thread = threading.Thread(target=worker.stop, name="stop", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return not thread.is_alive()
+
+
+def logging_flush() -> None:
+    import logging as std_logging
+
+    for handler in std_logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
 
 
 if __name__ == "__main__":

@@ -41,6 +41,19 @@ opts = [
                     "messages. Workers sharing a pool share the events. "
                     "It must differ from [share_worker] topic, which names "
                     "the RPC queue on the same broker."),
+    cfg.IntOpt("prefetch", default=16, min=1, max=1000,
+               help="Most notifications this process holds at once; one "
+                    "is acknowledged only once it has been acted on."),
+    cfg.IntOpt("retry_attempts", default=6, min=1, max=100,
+               help="Tries of a notification that failed for a transient "
+                    "reason (the worker is Busy) before it is dropped with "
+                    "a log line. A store that can't be reached is waited "
+                    "for instead (not counted): the notification stays in "
+                    "the worker's hands and the others in the queue."),
+    cfg.FloatOpt("retry_backoff", default=1.0, min=0.01, max=60.0,
+                 help="Seconds before the second try of such a "
+                      "notification; doubles for each later one (at most "
+                      "60)."),
 ]
 
 

@@ -30,6 +30,21 @@ opts = [
                     "(never past its expiry). A revoked token is refused "
                     "at most this long after. 0: ask Keystone for every "
                     "request."),
+    cfg.IntOpt("rpc_prefetch", default=64, min=1, max=10000,
+               help="Most RPC requests this process holds at once before "
+                    "they are handled. A request is acknowledged to the "
+                    "broker only once it is recorded in the store (or "
+                    "refused), so a crash loses none of them: the broker "
+                    "redelivers the unacknowledged ones; while the store "
+                    "is unreachable at most this many wait in the "
+                    "worker's hands and the rest wait in the queue. They "
+                    "are handled by [DEFAULT] executor_thread_pool_size "
+                    "threads."),
+    cfg.FloatOpt("shutdown_timeout", default=8.0, min=1.0, max=600.0,
+                 help="Longest a stop (SIGTERM) takes, broker or store "
+                      "unreachable included. What is unfinished then stays "
+                      "in the store (requests not yet recorded stay in "
+                      "their queue) and resumes at the next start."),
     cfg.IntOpt("max_in_flight", default=10000, min=1,
                help="Most operations (protect, restore, delete) accepted "
                     "and not yet finished; beyond it requests are answered "

@@ -71,9 +71,10 @@ def accept_many(conn: sa.engine.Connection, items: list[Acceptance]
         key = (item.kind, item.record["id"])
         if key not in firsts:
             firsts[key] = index
-            # executemany wants one set of keys per statement
+            # executemany wants one set of keys per statement; the
+            # .start event is the record's first
             records.setdefault((item.kind, *item.record), []).append(
-                item.record)
+                dict(item.record, event_seq=1))
     inserted = set()
     for (kind, *_), rows in records.items():
         statement = _INSERT_NEW[conn.dialect.name, kind]
@@ -89,7 +90,7 @@ def accept_many(conn: sa.engine.Connection, items: list[Acceptance]
             results[index] = (created, True)
             ops.append(op_values(item.op))
             events.extend(event_rows(created, [(item.event_type, "INFO")],
-                                     item.op.created_at))
+                                     item.op.created_at, last_sequence=1))
     if ops:
         conn.execute(_INSERT_OPS, ops)
         conn.execute(_INSERT_EVENTS, events)

@@ -33,6 +33,9 @@ checkpoints = sa.Table(
     sa.Column("error", sa.JSON),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # How many status events the record has had: the sequence of its
+    # latest one (DESIGN section 4).
+    sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
 )
 
 restores = sa.Table(
@@ -47,6 +50,7 @@ restores = sa.Table(
     sa.Column("error", sa.JSON),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
 )
 
 # One row per protect / restore / delete; the reconciler advances it.
@@ -74,7 +78,10 @@ operations = sa.Table(
 )
 
 # Transactional outbox: a status change and its notification commit
-# together; the publisher drains rows in id order.
+# together; the publisher drains rows in id order and deletes a row only
+# once the broker confirmed its message. event_id names the status change
+# on every (re)delivery; sequence counts the record's status events (0:
+# an event about no stored record, a refused request).
 events = sa.Table(
     "events", metadata,
     sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
@@ -83,6 +90,9 @@ events = sa.Table(
     sa.Column("record_id", sa.String(_ID), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("event_id", sa.String(_ID), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_events_event_id", "event_id", unique=True),
 )
 
 # Protection policies (contract 1.1). A scheduled tick is claimed by

@@ -18,6 +18,8 @@ import functools
 from collections.abc import Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 
 from share_worker.db import acceptance, models
 from share_worker.db.rows import (  # noqa: F401 - re-exported
@@ -27,6 +29,7 @@ from share_worker.db.rows import (  # noqa: F401 - re-exported
     RecordChange,
     emit,
     event_rows,
+    next_sequences,
     op_from_row,
 )
 from share_worker.db.store import Store, Writer, utcnow
@@ -45,6 +48,13 @@ _ADVANCE = sa.update(_OPS).where(_OP_FENCE).values(
 _FINISH = _ADVANCE.values(auth_token=None, lease_owner=None,
                           lease_until=None)
 _RECORD_UPDATES: dict[tuple, sa.Update] = {}
+#: an event whose id is queued already (a redelivered refusal) is not
+#: queued twice
+_INSERT_EVENT = {
+    dialect: insert(models.events).on_conflict_do_nothing(
+        index_elements=[models.events.c.event_id])
+    for dialect, insert in (("postgresql", sa_postgresql.insert),
+                            ("sqlite", sa_sqlite.insert))}
 
 
 def _record_update(kind: str, keys: tuple) -> sa.Update:
@@ -138,11 +148,15 @@ class OperationStore:
                 t.c.lease_owner == owner, t.c.finished.is_(False)).values(
                 lease_until=lease_until))
 
-    def release(self, owner: str) -> None:
-        """Give up every lease (clean shutdown): others may take over."""
+    def release(self, owner: str, keep: set[str] = frozenset()) -> None:
+        """Give up every lease but those of *keep* (clean shutdown):
+        others may take over at once."""
         t = models.operations
+        where = [t.c.lease_owner == owner]
+        if keep:
+            where.append(t.c.id.not_in(list(keep)))
         with self.store.write() as conn:
-            conn.execute(sa.update(t).where(t.c.lease_owner == owner).values(
+            conn.execute(sa.update(t).where(*where).values(
                 lease_owner=None, lease_until=None))
 
     def count_unfinished(self) -> int:
@@ -201,12 +215,18 @@ class OperationStore:
                 conn.commit()
 
     def add_event(self, event_type: str, priority: str, record: dict,
-                  now: datetime.datetime) -> None:
-        """Queue an event that goes with no status change (a refusal)."""
-        row = event_rows(record, [(event_type, priority)], now)[0]
-        row["record_id"] = record.get("id") or ""
+                  now: datetime.datetime, event_id: str | None = None,
+                  about: tuple[str, str] | None = None) -> None:
+        """Queue an event that goes with no status change (a refusal);
+        *about* (kind, id) names the stored record it is about, whose
+        sequence it takes the next number of."""
         with self.store.write() as conn:
-            conn.execute(models.events.insert(), row)
+            last = 0
+            if about is not None:
+                last = next_sequences(conn, *about, 1).event_seq
+            row = event_rows(record, [(event_type, priority)], now, last,
+                             [event_id] if event_id else None)[0]
+            conn.execute(_INSERT_EVENT[conn.dialect.name], row)
 
     def pending_events(self, limit: int) -> list[dict]:
         t = models.events
@@ -214,7 +234,8 @@ class OperationStore:
             rows = conn.execute(sa.select(t).order_by(t.c.id).limit(limit))
             return [{"id": r.id, "event_type": r.event_type,
                      "priority": r.priority, "record_id": r.record_id,
-                     "payload": r.payload} for r in rows]
+                     "payload": r.payload, "event_id": r.event_id,
+                     "sequence": r.sequence} for r in rows]
 
     def delete_events(self, ids: list[int]) -> None:
         t = models.events

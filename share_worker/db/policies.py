@@ -2,7 +2,7 @@
 tick fire once across any number of workers::
 
     policies = PolicyStore(store)
-    policies.create(row)                          # a dict of column values
+    policies.create(row)          # (record, created) from column values
     policies.get("pol-1", project_id="p1")        # the contract's dict
     for row in policies.due(now):                 # next_run_at <= now
         if policies.claim_tick(row, due, new_next, now, lease_until):
@@ -22,6 +22,8 @@ import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as sa_postgresql
+from sqlalchemy.dialects import sqlite as sa_sqlite
 
 from share_worker import exception
 from share_worker.db import models
@@ -31,6 +33,11 @@ _T = models.policies
 #: the fields update_policy may change
 WRITABLE = ("name", "enabled", "resources", "schedule", "retention",
             "options", "triggers")
+_INSERT_NEW = {
+    dialect: insert(_T).on_conflict_do_nothing(
+        index_elements=[_T.c.id]).returning(_T.c.id)
+    for dialect, insert in (("postgresql", sa_postgresql.insert),
+                            ("sqlite", sa_sqlite.insert))}
 
 
 def policy_dict(row: Any) -> dict:
@@ -59,10 +66,14 @@ class PolicyStore:
 
     # -- the RPC methods' records ---------------------------------------------
 
-    def create(self, values: dict) -> dict:
+    def create(self, values: dict) -> tuple[dict, bool]:
+        """Insert a policy; (record, created). An id stored already (a
+        redelivered create) writes nothing and returns the stored one."""
         with self.store.write() as conn:
-            conn.execute(_T.insert(), values)
-            return policy_dict(self._row(conn, values["id"]))
+            inserted = conn.execute(_INSERT_NEW[conn.dialect.name],
+                                    values).first()
+            return policy_dict(self._row(conn, values["id"])), \
+                inserted is not None
 
     def get(self, policy_id: str, project_id: str | None = None) -> dict:
         return policy_dict(self.get_row(policy_id, project_id))

@@ -6,13 +6,18 @@ and :mod:`share_worker.db.acceptance` (new records)::
     op = Operation(id=..., kind="protect", record_id="cp-1", ...)
     op_values(op)                                   # its row
     event_rows(checkpoint, [("share_worker.checkpoint.protect.start",
-                             "INFO")], now)
+                             "INFO")], now, last_sequence=1)
+
+Each record counts its status events (``event_seq``); an event row
+carries its number (``sequence``) and an ``event_id`` of its own, which
+the outbox publishes with the payload (DESIGN section 4).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,14 +25,16 @@ import sqlalchemy as sa
 from share_worker.db import models
 from share_worker.db.store import checkpoint_dict, restore_dict
 
-PAYLOAD_VERSION = "1.0"
-
 TABLES = {"checkpoint": (models.checkpoints, checkpoint_dict),
           "restore": (models.restores, restore_dict)}
 # Built once: executing a prepared statement skips SQLAlchemy's
 # per-call statement construction and cache-key work.
 SELECT_BY_ID = {kind: sa.select(t).where(t.c.id == sa.bindparam("rid"))
                 for kind, (t, _) in TABLES.items()}
+#: count *n* more status events of a record
+BUMP_SEQUENCE = {kind: sa.update(t).where(t.c.id == sa.bindparam("rid"))
+                 .values(event_seq=t.c.event_seq + sa.bindparam("n"))
+                 for kind, (t, _) in TABLES.items()}
 
 
 @dataclasses.dataclass
@@ -99,19 +106,34 @@ def op_values(op: Operation) -> dict:
 
 
 def event_rows(record: dict, events: list[tuple[str, str]],
-               now: datetime.datetime) -> list[dict]:
-    """Outbox rows of *events* (type, priority) about *record*."""
-    payload = dict(record, payload_version=PAYLOAD_VERSION)
+               now: datetime.datetime, last_sequence: int,
+               event_ids: list[str] | None = None) -> list[dict]:
+    """Outbox rows of *events* (type, priority) about *record*, the
+    last of which is the record's status event number *last_sequence*
+    (0 for all: events about no stored record)."""
+    first = last_sequence - len(events) + 1 if last_sequence else 0
+    ids = event_ids or [uuid.uuid4().hex for _ in events]
     return [dict(event_type=event_type, priority=priority,
-                 record_id=record["id"], payload=payload, created_at=now)
-            for event_type, priority in events]
+                 record_id=record.get("id") or "", payload=record,
+                 created_at=now, event_id=event_id,
+                 sequence=first + index if last_sequence else 0)
+            for index, ((event_type, priority), event_id) in enumerate(
+                zip(events, ids, strict=True))]
+
+
+def next_sequences(conn: sa.engine.Connection, kind: str, record_id: str,
+                   count: int) -> Any:
+    """Count *count* more status events of a record; its row after."""
+    conn.execute(BUMP_SEQUENCE[kind], {"rid": record_id, "n": count})
+    return conn.execute(SELECT_BY_ID[kind], {"rid": record_id}).one()
 
 
 def emit(conn: sa.engine.Connection, kind: str, record_id: str,
          events: list[tuple[str, str]], now: datetime.datetime) -> dict:
     """Queue *events* about a record as it now is; returns the record."""
     _, to_dict = TABLES[kind]
-    row = conn.execute(SELECT_BY_ID[kind], {"rid": record_id}).one()
+    row = next_sequences(conn, kind, record_id, len(events))
     record = to_dict(row)
-    conn.execute(models.events.insert(), event_rows(record, events, now))
+    conn.execute(models.events.insert(),
+                 event_rows(record, events, now, row.event_seq))
     return record

@@ -76,6 +76,24 @@ def restore_dict(row: Any) -> dict:
     }
 
 
+#: what a store that is down, restarting or too busy raises
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError,
+               sa.exc.DisconnectionError, sa.exc.TimeoutError)
+
+
+@contextlib.contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Turn the errors of a store that can't answer now (connection
+    refused or lost, a lock or statement timeout, a failover) into
+    StoreUnavailable; bugs (integrity, programming errors) pass."""
+    try:
+        yield
+    except UNAVAILABLE as e:
+        lines = str(getattr(e, "orig", None) or e).strip().splitlines()
+        raise exception.StoreUnavailable(
+            reason=lines[0] if lines else type(e).__name__) from e
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -110,8 +128,15 @@ class Store:
             kwargs["connect_args"] = {"check_same_thread": False,
                                       "timeout": 30}
         else:
+            # A store that does not answer fails a request in seconds
+            # (it is then kept and tried again), never hangs it.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size,
-                          pool_pre_ping=True)
+                          pool_pre_ping=True, pool_timeout=10,
+                          connect_args={"connect_timeout": 5,
+                                        "keepalives": 1,
+                                        "keepalives_idle": 10,
+                                        "keepalives_interval": 5,
+                                        "keepalives_count": 3})
         engine = sa.create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -131,13 +156,23 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.engine.Connection]:
-        with self._write_lock, self.engine.begin() as conn:
+        with unavailable_as_error(), self._write_lock, \
+                self.engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.engine.Connection]:
-        with self.engine.connect() as conn:
+        with unavailable_as_error(), self.engine.connect() as conn:
             yield conn
+
+    def ping(self) -> bool:
+        """Whether the store answers now."""
+        try:
+            with self.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except exception.StoreUnavailable:
+            return False
+        return True
 
     # -- checkpoints ----------------------------------------------------------
 
@@ -240,7 +275,7 @@ class Writer:
         self._conn: sa.engine.Connection | None = None
 
     def run(self, work: Callable[[sa.engine.Connection], T]) -> T:
-        with self._lock, self._store._write_lock:
+        with unavailable_as_error(), self._lock, self._store._write_lock:
             try:
                 return self._once(work)
             except sa.exc.DBAPIError as e:

@@ -9,33 +9,38 @@ contract's arguments::
         def show_checkpoint(self, ctx, checkpoint_id):
             return self.engine.show_checkpoint(ctx, checkpoint_id)
 
+The RPC server (:mod:`share_worker.amqp.rpc`) calls the exposed method
+with the request (its context dict, whether it is a cast, its unique
+id) and the message's arguments; the method the decorator wraps sees a
+:class:`Call` instead, whose ``key`` names the request the same way on
+every redelivery of it.
+
 An endpoint has ``engine``, ``auth_strategy`` and ``tokens`` (a
 :class:`share_worker.clients.keystone.TokenValidator` under
 ``auth_strategy = keystone``, which replaces the context's identity by
 its token's). Errors are the contract's exception classes; callers see them as
 ``RemoteError`` with that ``exc_type``. Anything else (a bug) is logged
-and reaches the caller as ``InvalidState`` never as a traceback.
+and reaches the caller as ``InvalidState`` never as a traceback; a store
+that can't be reached (``StoreUnavailable``) goes back to the server,
+which keeps the request and tries it again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import oslo_messaging
 from oslo_context import context as o_context
-from oslo_serialization import jsonutils
 
 from share_worker import exception
 from share_worker.clients.keystone import TokenValidator
 
 LOG = logging.getLogger(__name__)
-
-_dispatch = threading.local()
 
 #: longest error message sent back or logged: a hostile argument echoed
 #: in a message must not turn into a megabyte reply, event and log line
@@ -66,71 +71,26 @@ class Endpoint:
         self.tokens = tokens
 
 
-def set_dispatching_cast(is_cast: bool) -> None:
-    """Called by the RPC dispatcher around each message it dispatches."""
-    _dispatch.is_cast = is_cast
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """What an endpoint method knows of the request besides its
+    arguments: whether it is a cast (nobody waits for a reply) and its
+    key (``None`` when the message carried no unique id)."""
+
+    is_cast: bool = False
+    key: str | None = None
 
 
-def dispatching_cast() -> bool:
-    """True while an endpoint runs for a cast (nobody waits for a reply)."""
-    return bool(getattr(_dispatch, "is_cast", False))
-
-
-class ContextSerializer(oslo_messaging.NoOpSerializer):
-    """Contexts travel as ``RequestContext.to_dict()``; payloads as JSON
-    primitives. A context that isn't a dict is kept as is and refused by
-    the endpoint, so a hostile message can't break the dispatcher."""
-
-    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
-        if dispatching_cast():
-            # A cast's result goes nowhere (oslo.messaging sends no reply
-            # without a msg_id): don't spend time converting it.
-            return None
-        if _is_primitive(entity):
-            return entity
+def _context(raw: Any) -> Any:
+    """The request's context as a RequestContext; anything that isn't a
+    context dict is kept as is and refused by :func:`request_context`,
+    so a hostile message can't break the dispatch."""
+    if isinstance(raw, dict):
         try:
-            return jsonutils.to_primitive(entity, convert_instances=True)
-        except Exception:
-            # A bug (a result that isn't JSON): the caller still gets one
-            # of the contract's errors, the log gets the trace.
-            LOG.exception("Could not serialise an RPC result (request %s)",
-                          _request_id(ctxt))
-            try:
-                raise exception.InvalidState(
-                    reason="internal error: the result could not be "
-                           "serialised; see the worker's log for request "
-                           "%s" % _request_id(ctxt)) from None
-            except exception.InvalidState:
-                raise oslo_messaging.ExpectedException() from None
-
-    def serialize_context(self, ctxt: Any) -> Any:
-        return ctxt.to_dict() if hasattr(ctxt, "to_dict") else ctxt
-
-    def deserialize_context(self, ctxt: Any) -> Any:
-        if isinstance(ctxt, dict):
-            try:
-                return o_context.RequestContext.from_dict(ctxt)
-            except Exception:  # noqa: BLE001 - reported by the endpoint
-                return ctxt
-        return ctxt
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _is_primitive(value: Any, depth: int = 0) -> bool:
-    """Whether *value* is already JSON (what records are): it is sent as
-    is, without ``to_primitive``'s slower walk."""
-    if isinstance(value, _SCALARS):
-        return True
-    if depth > 32:
-        return False
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_primitive(v, depth + 1)
-                   for k, v in value.items())
-    if isinstance(value, list):
-        return all(_is_primitive(v, depth + 1) for v in value)
-    return False
+            return o_context.RequestContext.from_dict(raw)
+        except Exception:  # noqa: BLE001 - reported by request_context
+            return raw
+    return raw
 
 
 def request_context(ctxt: Any, strategy: str) -> o_context.RequestContext:
@@ -167,7 +127,8 @@ def request_context(ctxt: Any, strategy: str) -> o_context.RequestContext:
 
 
 def rpc_method(*names: str, operation: str | None = None) -> Callable:
-    """Expose an endpoint method taking exactly the contract's *names*.
+    """Expose an endpoint method taking exactly the contract's *names*
+    (and the :class:`Call`, if it has a ``call`` parameter).
 
     For an *operation* (protect, restore, delete), a refused cast is
     reported on the bus as that operation's ``.error`` event.
@@ -177,12 +138,14 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
         params = inspect.signature(fn).parameters
         required = [n for n in names
                     if params[n].default is inspect.Parameter.empty]
+        #: the method takes the Call after the context
+        wants_call = "call" in params
 
         @oslo_messaging.expose
-        @oslo_messaging.expected_exceptions(*exception.CONTRACT_ERRORS)
         @functools.wraps(fn)
-        def method(self: Any, ctxt: Any, **kwargs: Any) -> Any:
-            cast = dispatching_cast()
+        def method(self: Any, request: Any, /, **kwargs: Any) -> Any:
+            call = Call(is_cast=bool(request.is_cast), key=request.key)
+            ctxt = _context(request.ctxt)
             ctx = None
             try:
                 checked = request_context(ctxt, self.auth_strategy)
@@ -191,23 +154,28 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
                     checked = self.tokens.authenticate(checked)
                 ctx = checked
                 _check_arguments(fn.__name__, kwargs, names, required)
+                if wants_call:
+                    return fn(self, ctx, call, **kwargs)
                 return fn(self, ctx, **kwargs)
+            except exception.StoreUnavailable:
+                raise                      # the server tries again later
             except exception.ShareWorkerError as e:
                 error = _contract_error(e)
                 LOG.warning("RPC %s %s refused: %s: %s (request %s)",
-                            "cast" if cast else "call", fn.__name__,
-                            error.code, error.message, _request_id(ctxt))
+                            "cast" if call.is_cast else "call",
+                            fn.__name__, error.code, error.message,
+                            _request_id(ctxt))
             except Exception:
                 LOG.exception("RPC %s %s failed (request %s)",
-                              "cast" if cast else "call", fn.__name__,
-                              _request_id(ctxt))
+                              "cast" if call.is_cast else "call",
+                              fn.__name__, _request_id(ctxt))
                 error = exception.InvalidState(
                     reason="internal error in %s; see the worker's log "
                            "for request %s" % (fn.__name__,
                                                _request_id(ctxt)))
-            if cast and operation is not None:
+            if call.is_cast and operation is not None:
                 _report(self.engine, operation, ctx or _untrusted(ctxt),
-                        kwargs, error)
+                        kwargs, error, call)
             raise error
 
         return method
@@ -216,10 +184,13 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
 
 
 def _report(engine: Any, operation: str, ctxt: Any, kwargs: dict,
-            error: exception.ShareWorkerError) -> None:
-    """Publish a refused cast's ``.error`` event; never raises."""
+            error: exception.ShareWorkerError, call: Call) -> None:
+    """Record a refused cast's ``.error`` event; a store that can't be
+    reached goes back to the server (the cast is tried again)."""
     try:
-        engine.report_rejected(operation, ctxt, kwargs, error)
+        engine.report_rejected(operation, ctxt, kwargs, error, call.key)
+    except exception.StoreUnavailable:
+        raise
     except Exception:
         LOG.exception("Could not report the refused %s cast (request %s)",
                       operation, _request_id(ctxt))
@@ -268,8 +239,15 @@ def _bounded(message: str) -> str:
 
 
 def _short(value: Any) -> str:
+    """*value* cut short, with control characters escaped: a newline in
+    a hostile request id must not forge a line of the worker's log."""
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= MAX_NAME else text[:MAX_NAME] + "..."
+    if len(text) > MAX_NAME:
+        text = text[:MAX_NAME] + "..."
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1]
+                       for c in text)
+    return text
 
 
 def _request_id(ctxt: Any) -> str | None:

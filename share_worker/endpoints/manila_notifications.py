@@ -5,20 +5,18 @@ protects the share with the policies the event triggers, or takes a
 deleted share out of its policies::
 
     endpoint = ManilaNotificationEndpoint(engine)
-    listener = messaging.manila_notification_listener(conf, [endpoint])
+    listener = messaging.manila_notification_listener(conf, endpoint)
 
-A payload that is not what Manila sends is logged and dropped: it never
-comes back. Only a store that can't be reached puts the message back on
-its queue, for another try.
+A notification that is not what Manila sends is logged and dropped: it
+never comes back. ``Busy`` and ``StoreUnavailable`` reach the listener,
+which tries the message again with backoff (a bounded number of times
+for ``Busy``).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-
-import oslo_messaging
-import sqlalchemy.exc
 
 from share_worker import exception
 from share_worker.engine import policy_doc, validate
@@ -30,40 +28,36 @@ EVENTS = policy_doc.TRIGGER_EVENTS + ("share.delete.end",)
 
 
 class ManilaNotificationEndpoint:
-    """``info`` of Manila's share events; everything else is filtered."""
-
-    filter_rule = oslo_messaging.NotificationFilter(
-        event_type=r"^share\.[a-z_]+\.end$")
+    """Manila's INFO share events; everything else is ignored."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
 
-    def info(self, ctxt: Any, publisher_id: Any, event_type: Any,
-             payload: Any, metadata: Any) -> Any:
-        if event_type not in EVENTS:
-            return oslo_messaging.NotificationResult.HANDLED
+    def handle(self, notification: Any) -> None:
+        """Act on one notification (``wire.Notification``)."""
+        event_type = notification.event_type
+        if notification.priority.upper() != "INFO" or \
+                event_type not in EVENTS:
+            return
         try:
-            project_id, share_id = _share_of(payload)
-            key = _message_key(metadata, payload)
+            project_id, share_id = _share_of(notification.payload)
         except exception.InvalidInput as e:
             LOG.warning("Manila %s from %s dropped: %s", event_type,
-                        validate.quote(publisher_id), e.message)
-            return oslo_messaging.NotificationResult.HANDLED
+                        validate.quote(notification.publisher_id), e.message)
+            return
+        key = "event:" + notification.message_id[:128]
         try:
             made = self.engine.on_share_event(event_type, project_id,
                                               share_id, key)
-        except (sqlalchemy.exc.OperationalError, exception.Busy) as e:
-            LOG.warning("Manila %s of share %s put back: %s", event_type,
-                        share_id, e)
-            return oslo_messaging.NotificationResult.REQUEUE
+        except (exception.StoreUnavailable, exception.Busy):
+            raise
         except Exception:
             LOG.exception("Manila %s of share %s (project %s) dropped",
                           event_type, share_id, project_id)
-            return oslo_messaging.NotificationResult.HANDLED
+            return
         if made:
             LOG.info("Manila %s: share %s protected in checkpoint(s) %s",
                      event_type, share_id, ", ".join(c["id"] for c in made))
-        return oslo_messaging.NotificationResult.HANDLED
 
 
 def _share_of(payload: Any) -> tuple[str, str]:
@@ -79,14 +73,3 @@ def _share_of(payload: Any) -> tuple[str, str]:
             reason="payload project_id %s is not a project id"
                    % validate.quote(project_id))
     return project_id, share_id
-
-
-def _message_key(metadata: Any, payload: dict) -> str:
-    """What tells one delivery of an event from another event: Manila's
-    message id (the same on a redelivery)."""
-    message_id = metadata.get("message_id") if isinstance(metadata,
-                                                          dict) else None
-    if isinstance(message_id, str) and message_id:
-        return "event:" + message_id[:128]
-    raise exception.InvalidInput(reason="the notification has no message "
-                                        "id")

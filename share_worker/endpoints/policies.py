@@ -2,7 +2,7 @@
 section 3.1). Callers prepare their client with ``version='1.1'``::
 
     endpoint = PolicyEndpoint(engine, auth_strategy="keystone")
-    server = messaging.rpc_server(conf, transport, [endpoint, ...])
+    server = messaging.rpc_server(conf, [endpoint, ...])
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from typing import Any
 
 from oslo_context import context as o_context
 
-from share_worker.endpoints.base import Endpoint, rpc_method
+from share_worker.endpoints.base import Call, Endpoint, rpc_method
 
 
 class PolicyEndpoint(Endpoint):
     """create, show, list, update and delete protection policies."""
 
     @rpc_method("policy")
-    def create_policy(self, ctx: o_context.RequestContext,
+    def create_policy(self, ctx: o_context.RequestContext, call: Call,
                       policy: Any) -> dict:
-        return self.engine.create_policy(ctx, policy)
+        return self.engine.create_policy(ctx, policy, request_key=call.key)
 
     @rpc_method("policy_id")
     def show_policy(self, ctx: o_context.RequestContext,

@@ -6,7 +6,7 @@ cast is reported as a ``.error`` status event, since nobody waits for
 its reply::
 
     endpoint = ProtectionEndpoint(engine, auth_strategy="keystone")
-    server = messaging.rpc_server(conf, transport, [endpoint, ...])
+    server = messaging.rpc_server(conf, [endpoint, ...])
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from oslo_context import context as o_context
 
-from share_worker.endpoints.base import Endpoint, rpc_method
+from share_worker.endpoints.base import Call, Endpoint, rpc_method
 
 
 class ProtectionEndpoint(Endpoint):
@@ -23,14 +23,17 @@ class ProtectionEndpoint(Endpoint):
 
     @rpc_method("resource", "options", "checkpoint_id",
                 operation="protect")
-    def protect(self, ctx: o_context.RequestContext, resource: Any,
-                options: Any = None, checkpoint_id: Any = None) -> dict:
-        return self.engine.protect(ctx, resource, options, checkpoint_id)
+    def protect(self, ctx: o_context.RequestContext, call: Call,
+                resource: Any, options: Any = None,
+                checkpoint_id: Any = None) -> dict:
+        return self.engine.protect(ctx, resource, options, checkpoint_id,
+                                   request_key=call.key)
 
     @rpc_method("checkpoint_id", "options", operation="restore")
-    def restore(self, ctx: o_context.RequestContext, checkpoint_id: Any,
-                options: Any = None) -> dict:
-        return self.engine.restore(ctx, checkpoint_id, options)
+    def restore(self, ctx: o_context.RequestContext, call: Call,
+                checkpoint_id: Any, options: Any = None) -> dict:
+        return self.engine.restore(ctx, checkpoint_id, options,
+                                   request_key=call.key)
 
     @rpc_method("checkpoint_id", operation="delete")
     def delete(self, ctx: o_context.RequestContext,

@@ -56,9 +56,12 @@ class Admission:
         self.in_flight = self._ops.count_unfinished()
         self.committer.start()
 
-    def stop(self) -> None:
-        self.committer.stop()
-        self._writer.close()
+    def stop(self, timeout: float = 60.0) -> None:
+        self.committer.stop(timeout)
+        try:
+            self._writer.close()
+        except Exception as e:  # noqa: BLE001 - a dead connection
+            LOG.debug("Closing the accept connection failed: %s", e)
 
     def _write(self, items: list[Acceptance]) -> list[tuple[dict, bool]]:
         results = self._ops.accept_many(items, self._writer)

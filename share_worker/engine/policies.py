@@ -17,7 +17,6 @@ delivery finds the checkpoints it already made instead of making more.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from oslo_context import context as o_context
@@ -25,19 +24,16 @@ from oslo_context import context as o_context
 from share_worker import exception
 from share_worker.db.policies import PolicyStore
 from share_worker.engine import policy_doc, validate
+from share_worker.engine.ids import (  # noqa: F401 - re-exported
+    request_record_id,
+    run_checkpoint_id,
+)
 from share_worker.scheduler import schedule as schedule_mod
 
 LOG = logging.getLogger(__name__)
 
 #: what policies protect
 RESOURCE_TYPE = "OS::Manila::Share"
-_NAMESPACE = uuid.UUID("5a1f3c1e-9d1b-4f7e-8f53-2d0c6b7e4a10")
-
-
-def run_checkpoint_id(policy_id: str, share_id: str, key: str) -> str:
-    """The checkpoint a policy's run *key* makes of *share_id*."""
-    return str(uuid.uuid5(_NAMESPACE, "%s/%s/%s" % (policy_id, share_id,
-                                                    key)))
 
 
 class PolicyMethods:
@@ -64,21 +60,35 @@ class PolicyMethods:
             return None
         return schedule_mod.next_run(schedule, now, anchor=anchor)
 
-    def create_policy(self, ctx: o_context.RequestContext,
-                      policy: Any) -> dict:
+    def create_policy(self, ctx: o_context.RequestContext, policy: Any,
+                      request_key: str | None = None) -> dict:
+        """Create a policy; its id is derived from *request_key* (the
+        request's unique id) if given, so a redelivery makes no other."""
         validate.require_project(ctx)
         values = policy_doc.new_policy(policy, self._policy_plugin())
+        policy_id = request_record_id("policy", ctx.project_id, request_key)
+        if request_key:
+            try:     # a redelivered request: the first delivery's record
+                return self.policies.get(policy_id, ctx.project_id)
+            except exception.PolicyNotFound:
+                pass
         now = self._clock()
-        values.update(id=str(uuid.uuid4()), project_id=ctx.project_id,
+        values.update(id=policy_id, project_id=ctx.project_id,
                       user_id=ctx.user_id, created_at=now, updated_at=now)
         values["next_run_at"] = self._next_run(
             values["schedule"], values["enabled"], now, now)
         values["trust_id"] = self.actor.delegate(ctx)
         try:
-            record = self.policies.create(values)
+            record, created = self.policies.create(values)
         except Exception:
             self.actor.revoke(values["trust_id"], ctx)
             raise
+        if not created:
+            self.actor.revoke(values["trust_id"], ctx)
+            if record["project_id"] != ctx.project_id:
+                raise exception.InvalidInput(
+                    reason="the policy id is not available; retry")
+            return record
         self._policy_changed()
         LOG.info("Policy %s (%s) created for project %s; next run %s "
                  "(request %s)", record["id"], record["name"],

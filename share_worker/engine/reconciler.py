@@ -22,6 +22,7 @@ import datetime
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from typing import Any
@@ -58,6 +59,8 @@ class Reconciler:
         self.claim_interval = max(self._conf.poll_interval, 1.0)
         self._resumed: set[str] = set()
         self._busy: set[str] = set()
+        #: operations whose step (a Manila call) runs in the pool now
+        self._acting: set[str] = set()
         self._ready: collections.deque[str] = collections.deque()
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -76,15 +79,36 @@ class Reconciler:
                                         daemon=True)
         self._thread.start()
 
-    def stop(self, release: bool = True) -> None:
+    def stop(self, release: bool = True, timeout: float = 30.0) -> None:
+        """Stop within *timeout* seconds. Leases are given back, except
+        those of operations whose Manila call is still running: they
+        lapse, so whoever takes one over looks first for what the call
+        made (its tag)."""
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._drain_results()
+            self._thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        while self._acting and time.monotonic() < deadline:
+            self._wake.wait(0.05)
+            self._wake.clear()
+        try:
+            self._drain_results()
+        except Exception as e:  # noqa: BLE001 - the next owner redoes them
+            LOG.warning("Could not record the last steps: %s", e)
+        with self._lock:
+            running = set(self._acting)
+        if running:
+            LOG.warning("%d operation(s) still in a Manila call at stop; "
+                        "their leases lapse in %d s", len(running),
+                        self._conf.lease_seconds)
         if release:
-            self._store.release(self._owner)
+            try:
+                self._store.release(self._owner, keep=running)
+            except Exception as e:  # noqa: BLE001 - the leases lapse
+                LOG.warning("Could not give the leases back (%s); they "
+                            "lapse in %d s", e, self._conf.lease_seconds)
 
     def submit(self, op: Operation) -> None:
         """Take over an operation this process accepted (already leased)."""
@@ -187,12 +211,17 @@ class Reconciler:
         self._busy.add(op.id)
 
         def work() -> None:
+            with self._lock:
+                self._acting.add(op.id)
             try:
                 self._results.put((op.id, fn(*args)))
             except Exception:
                 LOG.exception("%s %s: step failed", op.record_kind,
                               op.record_id)
                 self._results.put((op.id, None))
+            finally:
+                with self._lock:
+                    self._acting.discard(op.id)
             self._wake.set()
 
         self._pool.submit(work)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,7 @@ from share_worker.db.policies import PolicyStore
 from share_worker.db.store import Store, utcnow
 from share_worker.engine import validate
 from share_worker.engine.admission import Admission
+from share_worker.engine.ids import request_record_id
 from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
 from share_worker.engine.policies import PolicyMethods
 from share_worker.engine.queries import Queries
@@ -41,6 +43,7 @@ from share_worker.engine.steps import KINDS, StepRunner
 LOG = logging.getLogger(__name__)
 
 DELETABLE = ("available", "error", "error-deleting")
+
 _TIMEOUTS = {"protect": "protect_timeout", "restore": "restore_timeout",
              "delete": "delete_timeout"}
 
@@ -95,13 +98,21 @@ class Engine(Queries, PolicyMethods):
                  "accepts and runs" if run_operations else "accepts only",
                  self.admission.in_flight)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop within about *timeout* seconds; what is unfinished stays
+        in the store."""
+        deadline = time.monotonic() + timeout
+
+        def left(share: float) -> float:
+            return max(0.1, min(share * timeout,
+                                deadline - time.monotonic()))
+
         # RPC handlers are done (the server stopped first): whatever they
         # submitted is committed before the engine stops.
-        self.admission.stop()
+        self.admission.stop(timeout=left(0.2))
         if self._runs_operations:
-            self.reconciler.stop()
-            self.outbox.stop()
+            self.reconciler.stop(timeout=left(0.5))
+            self.outbox.stop(timeout=left(1.0))
         LOG.info("Engine %s stopped", self.owner)
 
     def _applied(self, finished: int) -> None:
@@ -135,8 +146,11 @@ class Engine(Queries, PolicyMethods):
             self.outbox.poke()
 
     def report_rejected(self, kind: str, ctxt: Any, args: dict,
-                        error: exception.ShareWorkerError) -> None:
-        """Publish the ``.error`` event of a refused cast (never raises)."""
+                        error: exception.ShareWorkerError,
+                        key: str | None = None) -> None:
+        """Queue the ``.error`` event of a refused cast; *key* names the
+        request (a redelivered refusal is not queued twice). Raises only
+        StoreUnavailable (the cast is then tried again)."""
         try:
             checkpoint = None
             project = getattr(ctxt, "project_id", None)
@@ -148,8 +162,17 @@ class Engine(Queries, PolicyMethods):
                     pass
             event_type, payload = rejected_event(
                 kind, ctxt, args, error, self._clock(), checkpoint)
-            self.ops.add_event(event_type, "ERROR", payload, self._clock())
+            event_id = None
+            if key:
+                event_id = request_record_id("refusal:" + kind,
+                                             project or "", key)
+            self.ops.add_event(
+                event_type, "ERROR", payload, self._clock(), event_id,
+                about=("checkpoint", checkpoint["id"]) if checkpoint
+                else None)
             self.outbox.poke()
+        except exception.StoreUnavailable:
+            raise
         except Exception:
             LOG.exception("Could not report the refused %s", kind)
 
@@ -157,15 +180,20 @@ class Engine(Queries, PolicyMethods):
 
     def protect(self, ctx: o_context.RequestContext, resource: Any,
                 options: Any = None, checkpoint_id: Any = None,
-                trigger: str = "rpc", policy_id: str | None = None) -> dict:
+                trigger: str = "rpc", policy_id: str | None = None,
+                request_key: str | None = None) -> dict:
+        """Record a protect; without *checkpoint_id* the id is derived
+        from *request_key* (the request's unique id), if given."""
         validate.require_project(ctx)
         resource = validate.resource_ref(resource)
         plugin = self.registry.protection(resource["type"])
-        chosen = checkpoint_id is not None
-        if chosen:
+        #: a repeated request (or a redelivered one) finds its record
+        chosen = checkpoint_id is not None or request_key is not None
+        if checkpoint_id is not None:
             checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
         else:
-            checkpoint_id = str(uuid.uuid4())
+            checkpoint_id = request_record_id("checkpoint", ctx.project_id,
+                                              request_key)
         options = plugin.prepare_protect(checkpoint_id, options)
         try:
             self.admission.reserve()
@@ -219,9 +247,18 @@ class Engine(Queries, PolicyMethods):
         return checkpoint
 
     def restore(self, ctx: o_context.RequestContext, checkpoint_id: Any,
-                options: Any = None) -> dict:
+                options: Any = None, request_key: str | None = None) -> dict:
+        """Record a restore; its id is derived from *request_key* (the
+        request's unique id), if given, so a redelivery makes no other."""
         validate.require_project(ctx)
         checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
+        restore_id = request_record_id("restore", ctx.project_id,
+                                       request_key)
+        if request_key:
+            try:     # a redelivered request: the first delivery's record
+                return self.store.get_restore(restore_id, ctx.project_id)
+            except exception.RestoreNotFound:
+                pass
         checkpoint = self.store.get_checkpoint(checkpoint_id, ctx.project_id)
         if checkpoint["status"] != "available":
             raise exception.InvalidState(
@@ -233,7 +270,6 @@ class Engine(Queries, PolicyMethods):
         options, target = plugin.prepare_restore(checkpoint, options)
         self.admission.reserve()
         now = self._clock()
-        restore_id = str(uuid.uuid4())
         record = dict(id=restore_id, project_id=ctx.project_id,
                       user_id=ctx.user_id, checkpoint_id=checkpoint_id,
                       status="in_progress", options=options, target=target,

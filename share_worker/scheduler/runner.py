@@ -61,11 +61,14 @@ class Scheduler:
                                         daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=60)
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive():
+                LOG.warning("The scheduler did not stop within %.1f s",
+                            timeout)
             self._thread = None
 
     def _loop(self) -> None:

@@ -23,9 +23,10 @@ class Received:
         self.events: list[tuple[str, dict]] = []
         self._cond = threading.Condition()
 
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+    def handle(self, notification):
         with self._cond:
-            self.events.append((event_type, payload))
+            self.events.append((notification.event_type,
+                                notification.payload))
             self._cond.notify_all()
 
     def wait(self, event_type: str, share_id: str,
@@ -74,18 +75,18 @@ def manila_side(rabbit_vhost):
 def listen():
     listeners = []
 
-    def start(conf, endpoint, transport=None):
-        listener = messaging.manila_notification_listener(
-            conf, [endpoint], transport=transport)
+    def start(conf, endpoint):
+        listener = messaging.manila_notification_listener(conf, endpoint)
         listener.start()
         listeners.append(listener)
+        # Its queue exists (and is bound) once it consumes.
+        assert listener.consumer.ready.wait(20), "the listener never "
+        "consumed"
         return listener
 
     yield start
     for listener in listeners:
         listener.stop()
-        listener.wait()
-        listener.transport.cleanup()
 
 
 @pytest.mark.parametrize("where", ["own_url", "worker_url"])

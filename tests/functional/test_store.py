@@ -66,8 +66,9 @@ def test_accept_writes_record_operation_and_start_event(store):
     assert cp["created_at"] == "2026-01-01T12:00:00.000000Z"
     events = ops.pending_events(10)
     assert [e["event_type"] for e in events] == ["x.protect.start"]
-    assert events[0]["payload"]["payload_version"] == "1.0"
+    # the record as it was, its event's id and its first sequence number
     assert events[0]["payload"]["id"] == "cp-1"
+    assert events[0]["sequence"] == 1 and events[0]["event_id"]
 
 
 def test_accept_of_an_existing_id_changes_nothing(store):

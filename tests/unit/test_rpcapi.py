@@ -8,7 +8,6 @@ from oslo_config import cfg
 from oslo_context import context as o_context
 
 from share_worker import messaging, rpcapi
-from share_worker.notifications import NotifierSink, publisher_id
 from tests.conftest import wait_for
 
 SHARE = "OS::Manila::Share"
@@ -46,7 +45,9 @@ def wired():
     # The explicit access policy needs exposed methods on the class, so
     # this test server uses the default policy on the recorder.
     server = oslo_messaging.get_rpc_server(
-        transport, messaging.rpc_target(conf, "test-host"), [recorder])
+        transport, oslo_messaging.Target(
+            exchange="share_worker", topic="share_worker",
+            server="test-host", version="1.0"), [recorder])
     server.start()
     api = rpcapi.ShareWorkerAPI(transport, timeout=10)
     yield api, recorder
@@ -125,43 +126,3 @@ def test_client_on_private_config_needs_no_global_options(wired):
 def test_version_history_names_the_current_version():
     assert rpcapi.RPC_API_VERSION == "1.1"
     assert "1.0 -" in rpcapi.__doc__ and "1.1 -" in rpcapi.__doc__
-
-
-class FakeNotifier:
-    def __init__(self):
-        self.sent = []
-
-    def info(self, ctxt, event_type, payload):
-        self.sent.append(("INFO", ctxt, event_type, payload))
-
-    def error(self, ctxt, event_type, payload):
-        self.sent.append(("ERROR", ctxt, event_type, payload))
-
-
-def test_notifier_sink_uses_the_event_priority():
-    notifier = FakeNotifier()
-    sink = NotifierSink(notifier)
-    sink.publish("share_worker.restore.end", "INFO",
-                 {"id": "r", "project_id": "p"})
-    sink.publish("share_worker.restore.error", "ERROR",
-                 {"id": "r", "project_id": "p"})
-    assert [s[0] for s in notifier.sent] == ["INFO", "ERROR"]
-    assert notifier.sent[0][1] == {"project_id": "p"}
-
-
-def test_publisher_id_names_the_host(conf):
-    assert publisher_id(conf) == "share_worker.test-host"
-
-
-def test_worker_rpc_server_runs_on_threads():
-    conf = cfg.ConfigOpts()
-    messaging.register_opts(conf)
-    from share_worker import conf as sw_conf
-    sw_conf.register_opts(conf)
-    conf([], default_config_files=[], default_config_dirs=[])
-    transport = messaging.rpc_transport(conf, "fake://")
-    server = messaging.rpc_server(conf, transport, [])
-    assert server.executor_type == "threading"
-    assert conf.executor_thread_pool_size == 16
-    assert conf.control_exchange == "share_worker"
-    transport.cleanup()

@@ -1,10 +1,8 @@
-"""The endpoints behind a real ``messaging.rpc_server`` on oslo.messaging's
-``fake://`` transport, over the real Engine (FakeClients + SQLite).
-
-``caller.call`` turns a server-side exception into what a caller on a
-real broker gets: ``oslo_messaging.RemoteError`` for our exceptions (the
-AMQP drivers serialise failures the same way), the builtin class for a
-leaked builtin exception such as ``AttributeError``.
+"""The endpoints behind a real ``messaging.rpc_server`` on kombu's
+in-process ``memory://`` transport (``kombu+memory:////``), over the real
+Engine (FakeClients + SQLite), called by a bare oslo.messaging RPCClient
+on the same transport: what a caller on a real broker gets
+(``oslo_messaging.RemoteError`` for our exceptions).
 """
 
 from __future__ import annotations
@@ -15,13 +13,11 @@ from typing import Any
 
 import oslo_messaging
 import pytest
-from futurist import _thread as futurist_thread
 from oslo_context import context as o_context
-from oslo_messaging._drivers import common as rpc_common
 
-from share_worker import messaging
+from share_worker import exception, messaging
+from share_worker.amqp import wire
 from share_worker.db.store import Store
-from share_worker.endpoints.base import ContextSerializer
 from share_worker.endpoints.protectables import ProtectablesEndpoint
 from share_worker.endpoints.protection import ProtectionEndpoint
 from share_worker.engine.service import Engine
@@ -66,34 +62,48 @@ def ctx_dict(project: str | None = PROJECT, **kw: Any) -> dict:
                                     request_id="req-unit", **kw).to_dict()
 
 
-def as_remote(exc: BaseException) -> BaseException:
-    """*exc* as a caller over a broker sees it."""
-    data = rpc_common.serialize_remote_exception(
-        (type(exc), exc, exc.__traceback__))
-    return rpc_common.deserialize_remote_exception(data, [])
+def rpc_request(ctxt: Any, cast: bool = False,
+                key: str | None = None) -> wire.RpcRequest:
+    """What the RPC server hands an endpoint method for a request with
+    context *ctxt* (as sent: a dict, or anything a hostile caller
+    sends)."""
+    return wire.RpcRequest(method="m", args={}, version="1.0",
+                           namespace=None, ctxt=ctxt, unique_id=key,
+                           msg_id=None if cast else "msg-1",
+                           reply_q=None if cast else "reply-1")
 
 
 class Caller:
     """A bare RPC client written from the contract (no serializer: it
     sends the context it is given as is, like a hostile caller may)."""
 
-    def __init__(self, transport: Any, topic: str,
+    def __init__(self, transport: Any, topic: str, endpoints: list,
                  version: str = "1.0") -> None:
         self.client = oslo_messaging.get_rpc_client(
             transport, oslo_messaging.Target(
                 exchange="share_worker", topic=topic, version=version),
             timeout=10)
+        self._endpoints = endpoints
 
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
-        try:
-            return self.client.call(ctxt, method, **kwargs)
-        except oslo_messaging.MessagingTimeout:
-            raise
-        except Exception as e:  # noqa: BLE001 - converted as a broker does
-            raise as_remote(e) from None
+        if not isinstance(ctxt, dict):
+            # The wire carries a context as _context_* keys: no client
+            # can send one that isn't a dict. The endpoint still refuses
+            # it, as a caller would see it.
+            endpoint = next(ep for ep in self._endpoints
+                            if hasattr(ep, method))
+            try:
+                return getattr(endpoint, method)(rpc_request(ctxt),
+                                                 **kwargs)
+            except exception.ShareWorkerError as e:
+                raise oslo_messaging.RemoteError(
+                    type(e).__name__, e.message, []) from None
+        return self.client.call(ctxt, method, **kwargs)
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
-        self.client.cast(ctxt, method, **kwargs)
+        # A context that isn't a dict arrives as no context at all.
+        self.client.cast(ctxt if isinstance(ctxt, dict) else {}, method,
+                         **kwargs)
 
     def refused(self, ctxt: Any, method: str, **kwargs: Any
                 ) -> oslo_messaging.RemoteError:
@@ -106,13 +116,6 @@ class Caller:
         return err.value
 
 
-@pytest.fixture(autouse=True)
-def quick_executor_shutdown(monkeypatch):
-    """The RPC executor's idle threads notice a stop after 1s; make it
-    0.05s so each server.wait() doesn't cost a second."""
-    monkeypatch.setattr(futurist_thread.ThreadWorker, "MAX_IDLE_FOR", 0.05)
-
-
 @pytest.fixture
 def manila():
     return fakes.FakeManila()
@@ -121,7 +124,7 @@ def manila():
 @pytest.fixture
 def msg_conf(conf):
     messaging.register_opts(conf)
-    conf.set_override("transport_url", "fake://")
+    conf.set_override("transport_url", "kombu+memory:////")
     conf.set_override("topic", "sw-unit-%s" % uuid.uuid4().hex[:8],
                       group="share_worker")
     conf.set_override("auth_strategy", "noauth", group="share_worker")
@@ -131,7 +134,7 @@ def msg_conf(conf):
 
 
 class Worker:
-    """Engine + endpoints + RPC server on the fake transport."""
+    """Engine + endpoints + RPC server on the memory transport."""
 
     def __init__(self, conf: Any, sqlite_url: str, manila: Any,
                  strategy: str, tokens: Any = None) -> None:
@@ -146,13 +149,12 @@ class Worker:
         self.endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
                           ProtectablesEndpoint(self.engine, strategy,
                                                tokens)]
-        self.server = messaging.rpc_server(conf, self.transport,
-                                           self.endpoints,
-                                           serializer=ContextSerializer())
-        self.caller = Caller(self.transport, conf.share_worker.topic)
+        self.server = messaging.rpc_server(conf, self.endpoints)
+        self.caller = Caller(self.transport, conf.share_worker.topic,
+                             self.endpoints)
         self._stopped = False
         self.engine.start()
-        self.server.start()
+        assert self.server.start(wait=10), "the RPC server never consumed"
 
     def errors(self, event_type: str | None = None) -> list[dict]:
         """Payloads of the ``.error`` events published so far."""
@@ -166,7 +168,6 @@ class Worker:
             return
         self._stopped = True
         self.server.stop()
-        self.server.wait()
         self.engine.stop()
 
     def stop(self) -> None:
@@ -219,11 +220,12 @@ def available_checkpoint(worker: Worker, manila: Any,
 
 @pytest.fixture
 def quiet_server_log(caplog):
-    """Fails the test if oslo.messaging logged a server-side exception
-    (a failure that escaped the endpoints)."""
+    """Fails the test if the RPC server logged an exception (a failure
+    that escaped the endpoints)."""
     caplog.set_level(logging.DEBUG)
     yield caplog
     escaped = [r for r in caplog.records
-               if r.name.startswith("oslo_messaging")
+               if r.name.startswith(("oslo_messaging",
+                                     "share_worker.amqp.consumer"))
                and r.levelno >= logging.ERROR]
     assert not escaped, [r.getMessage() for r in escaped]

@@ -69,6 +69,7 @@ def test_an_unsupported_version_is_refused_and_the_server_serves_on(
         worker, version):
     # 1.9 > 1.0 is a minor version this worker doesn't know yet
     other = Caller(worker.transport, worker.caller.client.target.topic,
+                   worker.endpoints,
                    version=version)
     with pytest.raises(oslo_messaging.RemoteError) as err:
         other.call(ctx_dict(), "list_checkpoints")

@@ -9,7 +9,7 @@ import pytest
 from manilaclient.common.apiclient import exceptions as m_exc
 
 from share_worker import exception
-from share_worker.endpoints.base import ContextSerializer, set_dispatching_cast
+from share_worker.amqp import rpc
 from tests.unit.endpoints.conftest import PROJECT, SHARE, ctx_dict
 
 FAILURES = [
@@ -78,30 +78,35 @@ def test_an_unserialisable_result_is_a_contract_error(worker, monkeypatch,
     err = worker.caller.refused(ctx_dict(), "list_protectable_types")
     assert err.exc_type == "InvalidState"
     assert "req-unit" in err.value
-    assert "Could not serialise an RPC result (request req-unit)" in \
-        quiet_server_log.text
+    assert "The result of RPC list_protectable_types is not JSON " \
+        "(request req-unit)" in quiet_server_log.text
     assert worker.caller.call(ctx_dict(), "list_checkpoints") == []
 
 
 def test_results_that_are_json_already_are_sent_as_they_are():
-    serializer = ContextSerializer()
     record = {"id": "cp-1", "resource": {"type": "T", "extra_info": {}},
               "error": None, "size": 1, "ok": True, "tags": ["a", 2.5]}
-    assert serializer.serialize_entity(None, record) is record
+    assert rpc._primitive(record) is record
     # anything else still goes through to_primitive
     stamp = datetime.datetime(2026, 1, 1)
-    assert serializer.serialize_entity(None, {"at": stamp}) == {
+    assert rpc._primitive({"at": stamp}) == {
         "at": "2026-01-01T00:00:00.000000"}
 
 
-def test_a_casts_result_is_not_serialised():
-    """oslo.messaging sends no reply to a cast: its result is dropped
-    rather than converted."""
-    serializer = ContextSerializer()
-    set_dispatching_cast(True)
-    try:
-        assert serializer.serialize_entity(None, {"id": "cp-1"}) is None
-    finally:
-        set_dispatching_cast(False)
-    assert serializer.serialize_entity(None, {"id": "cp-1"}) == {
-        "id": "cp-1"}
+def test_a_casts_result_is_not_serialised(worker, monkeypatch,
+                                          quiet_server_log):
+    """No reply goes to a cast: its result is dropped rather than
+    converted (an unserialisable one logs nothing)."""
+    calls = []
+
+    def unserialisable():
+        calls.append(1)
+        return [object()]
+
+    monkeypatch.setattr(worker.engine, "list_protectable_types",
+                        unserialisable)
+    worker.caller.cast(ctx_dict(), "list_protectable_types")
+    assert worker.caller.call(ctx_dict(), "list_checkpoints") == []
+    worker.drain()
+    assert calls == [1]
+    assert "is not JSON" not in quiet_server_log.text

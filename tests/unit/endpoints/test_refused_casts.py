@@ -3,15 +3,17 @@
 
 import oslo_messaging
 import pytest
-from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 
+from share_worker import exception
 from share_worker.endpoints import base
+from tests.conftest import wait_for
 from tests.unit.endpoints.conftest import (
     OPERATION_EVENTS,
     PROJECT,
     SHARE,
     available_checkpoint,
     ctx_dict,
+    rpc_request,
 )
 
 LONG = "x" * 10000
@@ -76,14 +78,9 @@ def refuse_as_cast(worker, method, ctxt, kwargs):
     """Dispatch one cast straight to the endpoint, as the RPC dispatcher
     does, and return the contract error it was refused with."""
     endpoint = next(ep for ep in worker.endpoints if hasattr(ep, method))
-    ctxt = base.ContextSerializer().deserialize_context(ctxt)
-    base.set_dispatching_cast(True)
-    try:
-        with pytest.raises(rpc_dispatcher.ExpectedException) as err:
-            getattr(endpoint, method)(ctxt, **kwargs)
-    finally:
-        base.set_dispatching_cast(False)
-    return err.value.exc_info[1]
+    with pytest.raises(exception.ShareWorkerError) as err:
+        getattr(endpoint, method)(rpc_request(ctxt, cast=True), **kwargs)
+    return err.value
 
 
 def check_events(worker, cases):
@@ -168,10 +165,11 @@ def test_refused_casts_through_the_rpc_server(worker, manila,
     share = manila.add_share(project_id=PROJECT)
     worker.sink.events.clear()
     cases = bad_casts(share.id, cp["id"])
-    for method, ctxt, kwargs, _, _ in cases:
+    for count, (method, ctxt, kwargs, _, _) in enumerate(cases, 1):
         worker.caller.cast(ctxt, method, **kwargs)
         # one at a time: the server's pool would reorder them
-        worker.caller.call(ctx_dict(), "list_protectable_types")
+        wait_for(lambda n=count: len(worker.errors()) == n,
+                 what="the error event of cast %d" % count)
     check_events(worker, cases)
 
 

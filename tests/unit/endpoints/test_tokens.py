@@ -4,12 +4,10 @@ looked up, and a refused cast's event tells nothing of the records."""
 
 import pytest
 from oslo_context import context as o_context
-from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 
 from share_worker import exception
-from share_worker.endpoints.base import ContextSerializer
 from share_worker.endpoints.policies import PolicyEndpoint
-from tests.unit.endpoints.conftest import PROJECT, SHARE
+from tests.unit.endpoints.conftest import PROJECT, SHARE, rpc_request
 from tests.unit.endpoints.test_context import CALLS
 from tests.unit.endpoints.test_refused_casts import refuse_as_cast
 
@@ -104,10 +102,8 @@ def test_policy_methods_check_the_token_too(make_worker):
     endpoint = PolicyEndpoint(worker.engine, "keystone", tokens)
     for context, reason in ((ctx("bogus"), "invalid, expired or revoked"),
                             (ctx("tok-p2"), "scoped to project p2")):
-        ctxt = ContextSerializer().deserialize_context(context)
-        with pytest.raises(rpc_dispatcher.ExpectedException) as err:
-            endpoint.list_policies(ctxt)
-        error = err.value.exc_info[1]
+        with pytest.raises(exception.Forbidden) as err:
+            endpoint.list_policies(rpc_request(context))
+        error = err.value
         assert error.code == "Forbidden" and reason in error.message
-    ctxt = ContextSerializer().deserialize_context(ctx("tok-p1"))
-    assert endpoint.list_policies(ctxt) == []
+    assert endpoint.list_policies(rpc_request(ctx("tok-p1"))) == []

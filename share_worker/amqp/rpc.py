@@ -1,0 +1,280 @@
+"""An RPC server on oslo.messaging's queues and wire format whose
+requests are acknowledged only once they are handled (recorded in the
+store or refused): oslo.messaging's own ``RPCServer`` acknowledges a
+request before dispatching it, so a crash loses what it had taken::
+
+    server = RpcServer(broker, exchange="share_worker",
+                       topic="share_worker", server="host-1",
+                       endpoints=[ProtectionEndpoint(...), ...],
+                       prefetch=64, workers=16)
+    server.start()
+    ...
+    server.stop(timeout=2.0)
+
+It consumes what an oslo.messaging RPC server would (the topic queue,
+``topic.server`` and this process's fanout queue), so an
+``oslo_messaging.RPCClient`` sees no difference: calls are answered on
+their ``_reply_q``, failures are serialised as oslo.messaging does (the
+caller gets ``RemoteError`` with the exception's class name as
+``exc_type``), casts get no answer.
+
+Endpoint methods are the ones marked ``exposed`` (``oslo_messaging.
+expose``) on endpoints whose ``target`` version is compatible with the
+request's; each is called as ``method(request, **args)`` with the
+:class:`~share_worker.amqp.wire.RpcRequest` (context dict, cast or call,
+the request's unique id). A method raises ``ShareWorkerError`` subclasses
+for refusals; ``StoreUnavailable`` keeps the request in hand and tries it
+again with backoff until the store answers (intake stops meanwhile: at
+most ``prefetch`` requests are held), or gives it back at stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from oslo_serialization import jsonutils
+
+from share_worker import exception
+from share_worker.amqp import wire
+from share_worker.amqp.connection import Broker
+from share_worker.amqp.consumer import Abandon, Consumer, Delivery
+from share_worker.amqp.publisher import Publisher, PublishError
+
+LOG = logging.getLogger(__name__)
+
+_RETRY_FIRST = 0.1
+_RETRY_MAX = 5.0
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class RpcServer:
+    """See the module docstring."""
+
+    def __init__(self, broker: Broker, exchange: str, topic: str,
+                 server: str, endpoints: Sequence[Any], prefetch: int = 64,
+                 workers: int = 16) -> None:
+        self._broker = broker
+        self._endpoints = list(endpoints)
+        self.topic = topic
+        exch = broker.topic_exchange(exchange)
+        self._queues = [broker.queue(topic, exch, topic),
+                        broker.queue("%s.%s" % (topic, server), exch,
+                                     "%s.%s" % (topic, server)),
+                        broker.fanout_queue(topic)]
+        self._replies = Publisher(broker, confirm=False, name="rpc-reply")
+        self.consumer = Consumer(broker, lambda: self._queues, self._handle,
+                                 prefetch=prefetch, workers=workers,
+                                 name="rpc")
+        #: when the store last failed a request (one warning per outage)
+        self._store_down_since: float | None = None
+        self._store_lock = threading.Lock()
+
+    def start(self, wait: float = 10.0) -> bool:
+        """Start consuming; see :meth:`Consumer.start`."""
+        return self.consumer.start(wait)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.consumer.stop(timeout)
+        self._replies.close()
+
+    # -- one message ----------------------------------------------------------
+
+    def _handle(self, delivery: Delivery) -> None:
+        try:
+            request = wire.parse_request(wire.decode(delivery.body))
+        except wire.BadMessage as e:
+            LOG.warning("RPC message on %s dropped: %s", self.topic, e)
+            if e.reply_q and e.msg_id:
+                self._reply(e.reply_q, e.msg_id, failure=_failure(
+                    exception.InvalidInput(reason=str(e))))
+            return
+        monitor = _Monitor(self, request)
+        try:
+            result, failure = self._dispatch(request)
+        finally:
+            monitor.stop()
+        if not request.is_cast:
+            if failure is None:
+                try:
+                    result = _primitive(result)
+                except Exception:  # noqa: BLE001 - a result that isn't JSON
+                    LOG.exception("The result of RPC %s is not JSON "
+                                  "(request %s)", _quote(request.method),
+                                  _quote(request.ctxt.get("request_id")))
+                    failure = _failure(exception.InvalidState(
+                        reason="internal error: the result of %s could not "
+                               "be serialised; see the worker's log for "
+                               "request %s" % (
+                                   _quote(request.method),
+                                   _quote(request.ctxt.get("request_id")))))
+                    result = None
+            self._reply(request.reply_q, request.msg_id, result, failure)
+
+    def _dispatch(self, request: wire.RpcRequest) -> tuple[Any, Any]:
+        """(result, failure) of *request*; waits out a store outage."""
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                method = self._method(request)
+                result = method(request, **request.args)
+            except exception.StoreUnavailable as e:
+                self._store_failed(request, e, delay)
+                if self.consumer.stopping.wait(delay):
+                    raise Abandon() from None
+                delay = min(delay * 2, _RETRY_MAX)
+                continue
+            except _DispatchError as e:
+                LOG.warning("RPC %s %s (version %s) refused: %s (request "
+                            "%s)", "cast" if request.is_cast else "call",
+                            _quote(request.method), request.version, e,
+                            _quote(request.ctxt.get("request_id")))
+                return None, wire.failure(e.class_name, e.module, str(e))
+            except exception.ShareWorkerError as e:
+                return None, _failure(e)
+            except Exception:  # a bug the endpoint did not catch
+                LOG.exception("RPC %s failed (request %s)",
+                              _quote(request.method),
+                              _quote(request.ctxt.get("request_id")))
+                return None, _failure(exception.InvalidState(
+                    reason="internal error in %s; see the worker's log for "
+                           "request %s" % (
+                               _quote(request.method),
+                               _quote(request.ctxt.get("request_id")))))
+            self._store_back()
+            return result, None
+
+    def _method(self, request: wire.RpcRequest) -> Any:
+        compatible = False
+        for endpoint in self._endpoints:
+            target = getattr(endpoint, "target", None)
+            if getattr(target, "namespace", None) != request.namespace:
+                continue
+            if not version_is_compatible(
+                    getattr(target, "version", None) or "1.0",
+                    request.version):
+                continue
+            compatible = True
+            fn = getattr(type(endpoint), request.method, None)
+            if callable(fn) and getattr(fn, "exposed", False):
+                return getattr(endpoint, request.method)
+        if compatible:
+            raise _DispatchError(*wire.NO_SUCH_METHOD,
+                                 "Endpoint does not support RPC method %s"
+                                 % request.method)
+        raise _DispatchError(*wire.UNSUPPORTED_VERSION,
+                             "Endpoint does not support RPC version %s. "
+                             "Attempted method: %s" % (request.version,
+                                                       request.method))
+
+    def _reply(self, reply_q: str, msg_id: str, result: Any = None,
+               failure: Any = None, ending: bool = True) -> None:
+        try:
+            self._replies.publish(wire.reply(msg_id, result, failure,
+                                             ending=ending),
+                                  exchange="", routing_key=reply_q)
+        except PublishError as e:
+            LOG.warning("The reply to call %s could not be sent (%s); the "
+                        "caller will time out", _quote(msg_id), e)
+
+    # -- store outages: one warning when it starts, one when it ends ------
+
+    def _store_failed(self, request: wire.RpcRequest,
+                      error: exception.ShareWorkerError,
+                      delay: float) -> None:
+        with self._store_lock:
+            first = self._store_down_since is None
+            if first:
+                self._store_down_since = time.monotonic()
+        if first:
+            LOG.warning("The store is unreachable (%s): RPC requests are "
+                        "kept in the queue and recorded once it answers",
+                        error.message)
+        LOG.debug("RPC %s (request %s) waits %.1f s for the store",
+                  request.method, _quote(request.ctxt.get("request_id")),
+                  delay)
+
+    def _store_back(self) -> None:
+        if self._store_down_since is None:
+            return
+        with self._store_lock:
+            since, self._store_down_since = self._store_down_since, None
+        if since is not None:
+            LOG.info("The store answers again after %.1f s",
+                     time.monotonic() - since)
+
+
+class _DispatchError(Exception):
+    """Raised for a request no endpoint method serves."""
+
+    def __init__(self, class_name: str, module: str, message: str) -> None:
+        super().__init__(message)
+        self.class_name = class_name
+        self.module = module
+
+
+class _Monitor:
+    """Call-monitor heartbeats (``call_monitor_timeout`` callers) while a
+    call is handled: an empty reply every half of its timeout."""
+
+    def __init__(self, server: RpcServer, request: wire.RpcRequest) -> None:
+        self._done = threading.Event()
+        if request.is_cast or not request.call_monitor:
+            return
+        interval = max(request.call_monitor / 2.0, 0.5)
+
+        def beat() -> None:
+            while not self._done.wait(interval):
+                server._reply(request.reply_q, request.msg_id, ending=False)
+
+        threading.Thread(target=beat, daemon=True, name="rpc-monitor").start()
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+def version_is_compatible(served: str, asked: str) -> bool:
+    """Whether an endpoint of version *served* takes a request of
+    version *asked* (same major, minor not newer), as oslo.messaging
+    decides."""
+    def parts(version: str) -> list[int]:
+        numbers = [int(p) for p in version.split(".")]
+        return numbers + [0] * (3 - len(numbers))
+
+    have, want = parts(served), parts(asked)
+    return have[0] == want[0] and want[1:] <= have[1:]
+
+
+def _failure(error: exception.ShareWorkerError) -> str:
+    return wire.failure(type(error).__name__, "share_worker.exception",
+                        error.message)
+
+
+def _primitive(value: Any) -> Any:
+    """*value* as JSON: records already are (sent as is), anything else
+    goes through oslo.serialization's conversion."""
+    if _is_primitive(value):
+        return value
+    return jsonutils.to_primitive(value, convert_instances=True)
+
+
+def _is_primitive(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, _SCALARS):
+        return True
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_primitive(v, depth + 1)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_primitive(v, depth + 1) for v in value)
+    return False
+
+
+def _quote(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 64 else text[:64] + "..."
