@@ -27,12 +27,10 @@ def manila_events(conf, real_cloud):
     conf.set_override("topics", [real_cloud.notification_topic], group=group)
     conf.set_override("pool", pool, group=group)
     received = Received()
-    listener = messaging.manila_notification_listener(conf, [received])
-    listener.start()
+    listener = messaging.manila_notification_listener(conf, received)
+    assert listener.start(wait=30), "the listener never consumed"
     yield received
     listener.stop()
-    listener.wait()
-    listener.transport.cleanup()
     vhost = urllib.parse.urlsplit(real_cloud.transport_url).path.lstrip("/")
     subprocess.run(["rabbitmqctl", "-q", "-p", vhost, "delete_queue", pool],
                    capture_output=True, timeout=60, check=True)

@@ -84,8 +84,8 @@ def test_manila_create_event_protects_a_new_share(real_cloud, engine,
         "name": "on create", "resources": {"metadata": {"sw-protect": "yes"}},
         "triggers": ["share.create.end"]})
     listener = messaging.manila_notification_listener(
-        cloud_conf, [ManilaNotificationEndpoint(engine)])
-    listener.start()
+        cloud_conf, ManilaNotificationEndpoint(engine))
+    assert listener.start(wait=30), "the listener never consumed"
     manila = real_cloud.manila("sw-user-b")
     try:
         shares.create("sw-user-b", name="sw-event-plain")
@@ -107,8 +107,6 @@ def test_manila_create_event_protects_a_new_share(real_cloud, engine,
             ctx, {"policy_id": policy["id"]})) == 1   # not the plain one
     finally:
         listener.stop()
-        listener.wait()
-        listener.transport.cleanup()
         engine.delete_policy(ctx, policy["id"])
 
 
