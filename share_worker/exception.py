@@ -137,6 +137,13 @@ class StoreUnavailable(ShareWorkerError):
     msg_fmt = "The store is unavailable: %(reason)s"
 
 
+class LeaseLost(ShareWorkerError):
+    """Raised when this worker no longer holds an operation's lease: it
+    makes no further change in Manila for it (another worker does)."""
+
+    msg_fmt = "The lease on %(what)s is no longer this worker's"
+
+
 class PluginLoadError(ShareWorkerError):
     """Raised at start-up when a protectable/protection plugin fails."""
 

@@ -41,12 +41,14 @@ _OPS = models.operations
 _OP_FENCE = sa.and_(_OPS.c.id == sa.bindparam("b_id"),
                     _OPS.c.lease_owner == sa.bindparam("b_owner"),
                     _OPS.c.finished.is_(False))
+_STEP_COLUMNS = ("phase", "state", "attempt", "not_before", "deadline",
+                 "finished", "updated_at")
+# A step's result also ends the longer hold a Manila call took (fence).
 _ADVANCE = sa.update(_OPS).where(_OP_FENCE).values(
-    {name: sa.bindparam(name) for name in (
-        "phase", "state", "attempt", "not_before", "deadline", "finished",
-        "updated_at")})
-_FINISH = _ADVANCE.values(auth_token=None, lease_owner=None,
-                          lease_until=None)
+    {name: sa.bindparam(name) for name in _STEP_COLUMNS + ("lease_until",)})
+_FINISH = sa.update(_OPS).where(_OP_FENCE).values(
+    {name: sa.bindparam(name) for name in _STEP_COLUMNS}).values(
+    auth_token=None, lease_owner=None, lease_until=None)
 _RECORD_UPDATES: dict[tuple, sa.Update] = {}
 #: an event whose id is queued already (a redelivered refusal) is not
 #: queued twice
@@ -83,14 +85,17 @@ class OperationStore:
         When the record id exists already, nothing is written and the
         existing record comes back with ``created`` False.
         """
-        return self.accept_many([acceptance.Acceptance(
+        result = self.accept_many([acceptance.Acceptance(
             kind, record, op, event_type)])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def accept_many(self, items: list[acceptance.Acceptance],
-                    writer: Writer | None = None
-                    ) -> list[tuple[dict, bool]]:
+                    writer: Writer | None = None) -> list:
         """:meth:`accept` for several records in one transaction, on
-        *writer*'s connection if given."""
+        *writer*'s connection if given; an item refused (a restore of a
+        checkpoint no longer available) is answered with its error."""
         if writer is not None:
             return writer.run(functools.partial(acceptance.accept_many,
                                                  items=items))
@@ -113,15 +118,14 @@ class OperationStore:
     def claim(self, owner: str, now: datetime.datetime,
               lease_until: datetime.datetime, limit: int,
               exclude: set[str] = frozenset()) -> list[Operation]:
-        """Take up to *limit* unfinished operations nobody holds.
-
-        Never the caller's own: an owner name is unique to one process's
-        life, and what it holds it already has in memory (or is about to
-        have: an operation is leased to its acceptor before the commit)."""
+        """Take up to *limit* unfinished operations nobody holds (or
+        whose lease lapsed, this owner's own included: it let go of
+        them); *exclude* are the ones the caller has in memory (or is
+        about to have: an operation is leased to its acceptor before
+        the commit, so its lease is fresh)."""
         t = models.operations
         free = sa.and_(t.c.finished.is_(False), sa.or_(
-            t.c.lease_owner.is_(None), t.c.lease_until < now),
-            sa.or_(t.c.lease_owner.is_(None), t.c.lease_owner != owner))
+            t.c.lease_owner.is_(None), t.c.lease_until < now))
         q = sa.select(t.c.id, t.c.lease_owner).where(free).order_by(
             t.c.not_before).limit(limit + len(exclude))
         if not self.store.is_sqlite:
@@ -141,12 +145,32 @@ class OperationStore:
             op.taken_over = previous.get(op.id) is not None
         return ops
 
-    def renew(self, owner: str, lease_until: datetime.datetime) -> None:
+    def renew(self, owner: str, now: datetime.datetime,
+              lease_until: datetime.datetime) -> set[str]:
+        """Extend *owner*'s leases that have not lapsed (a longer hold
+        taken for a Manila call stays); the ids renewed."""
         t = models.operations
         with self.store.write() as conn:
-            conn.execute(sa.update(t).where(
-                t.c.lease_owner == owner, t.c.finished.is_(False)).values(
-                lease_until=lease_until))
+            rows = conn.execute(sa.update(t).where(
+                t.c.lease_owner == owner, t.c.finished.is_(False),
+                t.c.lease_until >= now).values(
+                lease_until=sa.case((t.c.lease_until > lease_until,
+                                     t.c.lease_until), else_=lease_until)
+            ).returning(t.c.id))
+            return {row.id for row in rows}
+
+    def fence(self, op_id: str, owner: str, now: datetime.datetime,
+              hold_until: datetime.datetime) -> bool:
+        """Whether *owner* still holds *op_id* (its lease not lapsed); if
+        so its lease is held until at least *hold_until*."""
+        t = models.operations
+        with self.store.write() as conn:
+            done = conn.execute(sa.update(t).where(
+                t.c.id == op_id, t.c.lease_owner == owner,
+                t.c.finished.is_(False), t.c.lease_until >= now).values(
+                lease_until=sa.case((t.c.lease_until > hold_until,
+                                     t.c.lease_until), else_=hold_until)))
+            return done.rowcount == 1
 
     def release(self, owner: str, keep: set[str] = frozenset()) -> None:
         """Give up every lease but those of *keep* (clean shutdown):
@@ -168,18 +192,26 @@ class OperationStore:
     # -- progress -----------------------------------------------------------
 
     def apply(self, owner: str, advances: list[Advance],
-              now: datetime.datetime | None = None) -> list[str]:
-        """Persist a batch of steps; returns ids whose lease was lost."""
+              now: datetime.datetime | None = None,
+              lease_until: datetime.datetime | None = None) -> list[str]:
+        """Persist a batch of steps, leases renewed to *lease_until*
+        (default now + 30 s); returns ids whose lease was lost."""
         now = now or utcnow()
+        lease_until = lease_until or now + datetime.timedelta(seconds=30)
         lost = []
         with self.store.write() as conn:
             for adv in advances:
                 op = adv.op
-                res = conn.execute(_FINISH if op.finished else _ADVANCE, dict(
+                values = dict(
                     b_id=op.id, b_owner=owner, phase=op.phase,
                     state=op.state, attempt=op.attempt,
                     not_before=op.not_before, deadline=op.deadline,
-                    finished=op.finished, updated_at=now))
+                    finished=op.finished, updated_at=now)
+                if op.finished:
+                    res = conn.execute(_FINISH, values)
+                else:
+                    res = conn.execute(_ADVANCE, dict(
+                        values, lease_until=lease_until))
                 if res.rowcount != 1:
                     lost.append(op.id)
                     continue

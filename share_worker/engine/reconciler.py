@@ -29,9 +29,10 @@ from typing import Any
 
 from oslo_config import cfg
 
+from share_worker import exception
 from share_worker.db.operations import Advance, Operation, OperationStore
 from share_worker.engine import poller
-from share_worker.engine.steps import StepRunner
+from share_worker.engine.steps import LEASE_LOST, StepRunner
 
 LOG = logging.getLogger(__name__)
 
@@ -71,6 +72,18 @@ class Reconciler:
             max_workers=self._conf.manila_workers,
             thread_name_prefix="manila")
         self._next_scan = self._next_claim = self._next_renew = clock()
+        #: until when this worker's leases are sure to hold (the last
+        #: renewal that reached the store, plus lease_seconds)
+        self._leases_hold_until = clock() + datetime.timedelta(
+            seconds=self._conf.lease_seconds)
+        #: a Manila call holds its operation this much longer than a
+        #: lease: it may take its whole HTTP timeout
+        self._call_hold = datetime.timedelta(
+            seconds=self._conf.lease_seconds + float(
+                conf.manila_client.timeout or 60))
+        #: the store failed since (one warning per outage)
+        self._store_down = False
+        runner.fence = self.fence
 
     # -- life cycle ---------------------------------------------------------
 
@@ -129,19 +142,71 @@ class Reconciler:
         while not self._stopping.is_set():
             try:
                 self._cycle()
+            except exception.StoreUnavailable as e:
+                if not self._store_down:
+                    LOG.warning("Reconciler: the store is unreachable (%s); "
+                                "no Manila change is made until it answers",
+                                e.message)
+                self._store_down = True
+                self._stopping.wait(self._conf.poll_interval)
             except Exception:
                 LOG.exception("Reconciler cycle failed; retrying")
                 self._stopping.wait(self._conf.poll_interval)
+            else:
+                if self._store_down:
+                    LOG.info("Reconciler: the store answers again")
+                self._store_down = False
             self._wake.wait(timeout=self._conf.poll_interval / 2)
             self._wake.clear()
+
+    def fence(self, op: Operation) -> None:
+        """Raise LeaseLost unless *op* is still this worker's; hold it
+        for the length of one Manila call (StepRunner calls this before
+        every change in Manila)."""
+        now = self._clock()
+        if now >= self._leases_hold_until or not self._store.fence(
+                op.id, self._owner, now, now + self._call_hold):
+            raise exception.LeaseLost(what="%s %s" % (op.record_kind,
+                                                      op.record_id))
+
+    def _renew(self, now: datetime.datetime,
+               lease: datetime.timedelta) -> None:
+        """Renew every lease; let go of the operations whose lease was
+        not renewed (another worker took them, or they lapsed)."""
+        before = set(self._held)
+        try:
+            kept = self._store.renew(self._owner, now, now + lease)
+        except exception.StoreUnavailable:
+            self._next_renew = now + datetime.timedelta(seconds=1)
+            if now >= self._leases_hold_until and self._held:
+                LOG.warning("Reconciler: leases could not be renewed for "
+                            "%d s; letting go of %d operation(s) (taken "
+                            "over once the store answers)",
+                            self._conf.lease_seconds, len(self._held))
+                self._let_go(set(self._held))
+            raise
+        self._leases_hold_until = now + lease
+        self._next_renew = now + lease / 3
+        lost = before - kept
+        if lost:
+            LOG.warning("Reconciler: %d lease(s) not renewed (taken over "
+                        "or lapsed); letting go of them", len(lost))
+            self._let_go(lost)
+
+    def _let_go(self, op_ids: set[str]) -> None:
+        with self._lock:
+            for op_id in op_ids:
+                self._held.pop(op_id, None)
+                self._resumed.discard(op_id)
 
     def _cycle(self) -> None:
         self._drain_results()
         now = self._clock()
         lease = datetime.timedelta(seconds=self._conf.lease_seconds)
         if now >= self._next_renew:
-            self._store.renew(self._owner, now + lease)
-            self._next_renew = now + lease / 3
+            self._renew(now, lease)
+        if now >= self._leases_hold_until:
+            return          # no change in Manila without a lease
         if now >= self._next_claim:
             self._claim(now, now + lease)
             self._next_claim = now + datetime.timedelta(
@@ -262,12 +327,15 @@ class Reconciler:
                 break
         if not done:
             return
-        advances = [adv for _, adv in done if adv is not None]
-        lost: set[str] = set()
+        advances = [adv for _, adv in done
+                    if adv is not None and adv is not LEASE_LOST]
+        lost: set[str] = {op_id for op_id, adv in done if adv is LEASE_LOST}
         if advances:
             try:
-                lost = set(self._store.apply(self._owner, advances,
-                                             self._clock()))
+                now = self._clock()
+                lost |= set(self._store.apply(
+                    self._owner, advances, now, now + datetime.timedelta(
+                        seconds=self._conf.lease_seconds)))
             except Exception:
                 # Keep the results: the next cycle writes them again.
                 for item in done:
@@ -280,11 +348,12 @@ class Reconciler:
             if op is None:
                 continue
             if op_id in lost or op.finished:
-                del self._held[op_id]
+                self._let_go({op_id})
                 finished += op.finished and op_id not in lost
                 if op_id in lost:
-                    LOG.warning("%s %s: lease lost to another worker",
-                                op.record_kind, op.record_id)
+                    LOG.warning("%s %s: the lease is another worker's now; "
+                                "letting go of it", op.record_kind,
+                                op.record_id)
             elif adv is not None and not op.state.get("wait"):
                 with self._lock:
                     self._ready.append(op_id)

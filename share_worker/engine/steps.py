@@ -43,19 +43,31 @@ def wait_state(wait: base.Wait) -> dict:
     return state
 
 
+#: what a step returns when the operation's lease is no longer this
+#: worker's: the reconciler lets go of it
+LEASE_LOST = object()
+
+
 class EngineStep(base.StepContext):
     """The StepContext the engine hands to plugin operations."""
 
     def __init__(self, op: Operation, clients: Any, conf: cfg.ConfigOpts,
-                 resumed: bool) -> None:
+                 resumed: bool,
+                 fence: Callable[[Operation], None] | None = None) -> None:
         self._op = op
         self._clients = clients
         self._conf = conf
+        self._fence = fence
         self.state = op.state
         self.record_id = op.record_id
         self.project_id = op.project_id
         self.created_at = op.created_at
+        self.taken_over = resumed
         self.maybe_done = resumed or bool(op.state.get("maybe_done"))
+
+    def fence(self) -> None:
+        if self._fence is not None:
+            self._fence(self._op)
 
     def client(self) -> Any:
         values = dict(self._op.context)
@@ -75,42 +87,76 @@ class StepRunner:
     """Runs plugin steps under the engine's retry and failure policy."""
 
     def __init__(self, clients: Any, conf: cfg.ConfigOpts,
-                 clock: Callable[[], datetime.datetime]) -> None:
+                 clock: Callable[[], datetime.datetime],
+                 fence: Callable[[Operation], None] | None = None) -> None:
+        """*fence(op)*: raises LeaseLost unless this worker still holds
+        *op* (called before every change in Manila)."""
         self._clients = clients
         self._conf = conf
         self._clock = clock
+        #: set by the reconciler that drives this runner
+        self.fence = fence
+
+    def _step(self, op: Operation, resumed: bool = False) -> EngineStep:
+        return EngineStep(op, self._clients, self._conf, resumed,
+                          self.fence)
 
     def act(self, plugin_op: base.Operation, op: Operation,
-            resumed: bool) -> Advance:
-        step = EngineStep(op, self._clients, self._conf, resumed)
+            resumed: bool) -> Any:
+        step = self._step(op, resumed)
         return self._run(plugin_op, op, step,
                          lambda: plugin_op.act(op.phase, step), retry=True)
 
     def observe(self, plugin_op: base.Operation, op: Operation,
-                observed: dict | None) -> Advance | None:
-        step = EngineStep(op, self._clients, self._conf, False)
+                observed: dict | None) -> Any:
+        step = self._step(op)
         return self._run(plugin_op, op, step,
                          lambda: plugin_op.observe(op.phase, step, observed),
                          retry=False)
 
-    def timeout(self, plugin_op: base.Operation, op: Operation) -> Advance:
-        step = EngineStep(op, self._clients, self._conf, False)
+    def timeout(self, plugin_op: base.Operation, op: Operation) -> Any:
+        step = self._step(op)
         wait = op.state.get("wait") or {}
         what = "%s of %s %s (phase %s%s)" % (
             op.kind, op.record_kind, op.record_id, op.phase,
             ", waiting on %s %s" % (wait["kind"], wait["id"]) if wait else "")
         err = exception.OperationTimeout(
             what=what.capitalize(), timeout=op.state.get("timeout", "?"))
-        return self._fail(plugin_op, op, step, err)
+        return self._guarded(lambda: self._fail(plugin_op, op, step, err),
+                             op)
+
+    def _guarded(self, fn: Callable[[], Any], op: Operation) -> Any:
+        """*fn*, or LEASE_LOST / None (tried again later) when the lease
+        is lost or can't be checked."""
+        try:
+            return fn()
+        except exception.LeaseLost:
+            LOG.warning("%s %s: the lease is no longer this worker's; "
+                        "letting go of it", op.record_kind, op.record_id)
+            return LEASE_LOST
+        except exception.StoreUnavailable as e:
+            LOG.warning("%s %s: the lease can't be checked (%s); tried "
+                        "again later", op.record_kind, op.record_id,
+                        e.message)
+            return None
 
     # -- internals ----------------------------------------------------------
 
     def _run(self, plugin_op: base.Operation, op: Operation,
              step: EngineStep, fn: Callable[[], base.Transition | None],
-             retry: bool) -> Advance | None:
+             retry: bool) -> Any:
+        return self._guarded(lambda: self._attempt(plugin_op, op, step, fn,
+                                                   retry), op)
+
+    def _attempt(self, plugin_op: base.Operation, op: Operation,
+                 step: EngineStep,
+                 fn: Callable[[], base.Transition | None],
+                 retry: bool) -> Advance | None:
         now = self._clock()
         try:
             transition = fn()
+        except (exception.LeaseLost, exception.StoreUnavailable):
+            raise
         except exception.ManilaUnavailable as e:
             if retry and self._may_retry(op, now):
                 op.attempt += 1
@@ -152,6 +198,8 @@ class StepRunner:
         op.state.setdefault("error", error.to_error())
         try:
             transition = plugin_op.fail(step, error)
+        except (exception.LeaseLost, exception.StoreUnavailable):
+            raise
         except Exception:
             LOG.exception("%s %s: fail() raised; finishing as failed",
                           op.record_kind, op.record_id)

@@ -79,6 +79,9 @@ class StepContext(abc.ABC):
     #: True when this process did not start the operation, or the last
     #: attempt failed mid-call: a create may already have happened.
     maybe_done: bool
+    #: True when another worker (or this one's earlier life) held the
+    #: operation before: it may still be finishing a Manila call.
+    taken_over: bool
     #: when the operation was accepted
     created_at: datetime.datetime
 
@@ -89,6 +92,13 @@ class StepContext(abc.ABC):
     @abc.abstractmethod
     def service_client(self) -> Any:
         """A Manila client with the worker's own (admin) rights."""
+
+    @abc.abstractmethod
+    def fence(self) -> None:
+        """Make sure the operation is still this worker's before a call
+        that changes Manila (and hold it for that call); raises
+        LeaseLost when it is not, StoreUnavailable when that can't be
+        told now."""
 
     @abc.abstractmethod
     def timeout(self, name: str) -> float:

@@ -3,21 +3,29 @@
 Each is a small state machine the engine drives phase by phase (see
 :mod:`share_worker.plugins.base`)::
 
-    protect: start -> wait_snapshot -> done
+    protect: start [-> name_snapshot] -> wait_snapshot [-> sweep] -> done
              (failure after a snapshot exists: cleanup -> cleanup_wait)
     restore: start -> wait_share | wait_revert -> done
              (a failed new share: cleanup -> cleanup_wait)
     delete:  start -> wait_gone -> done
 
-Objects the worker creates carry the record's id (snapshot name and, from
-microversion 2.73, snapshot metadata; restored shares' metadata), so a
-step that may already have created one looks it up before creating.
+Objects the worker creates carry the record's id: a checkpoint's snapshot
+its metadata tag from microversion 2.73, below that the name derived
+from the checkpoint id (:func:`tag_name`, renamed to a user's
+``snapshot_name`` once its id is known); a restored share its metadata.
+A step that may already have created one looks it up by that tag before
+creating, and only the tag, never a name a user chose, makes a snapshot
+the checkpoint's (:func:`tagged`). An operation another worker held
+before (it may still be finishing a create) looks again once its
+snapshot is available and deletes any second tagged one (``sweep``);
+``delete`` removes every snapshot tagged with the checkpoint. Every call
+that changes Manila is preceded by ``step.fence()``.
 """
 
 from __future__ import annotations
 
-import datetime
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from share_worker import exception
@@ -33,17 +41,23 @@ LOG = logging.getLogger(__name__)
 
 CHECKPOINT_TAG = "share_worker_checkpoint_id"
 RESTORE_TAG = "share_worker_restore_id"
-_CLOCK_SKEW = datetime.timedelta(minutes=5)
+#: statuses of a snapshot worth keeping, best first
+_KEEP_ORDER = ("available", "creating")
 
 
-def _parse_time(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(value.replace("Z", ""))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=None)
+def tag_name(checkpoint_id: str) -> str:
+    """The snapshot name derived from a checkpoint id: the default
+    ``snapshot_name``, and the tag below microversion 2.73."""
+    return "share_worker-%s" % checkpoint_id
+
+
+def tagged(snapshot: Any, checkpoint_id: str) -> bool:
+    """Whether *snapshot* carries *checkpoint_id*'s tag: its metadata
+    tag where it has one, else exactly the name derived from the id."""
+    metadata = field(snapshot, "metadata") or {}
+    if CHECKPOINT_TAG in metadata:
+        return metadata[CHECKPOINT_TAG] == checkpoint_id
+    return field(snapshot, "name") == tag_name(checkpoint_id)
 
 
 def _finish(step: base.StepContext, note: str | None = None
@@ -52,6 +66,40 @@ def _finish(step: base.StepContext, note: str | None = None
     if note:
         error["message"] = "%s; %s" % (error["message"], note)
     return base.Transition(outcome=base.Outcome(False, error))
+
+
+def _route(table: dict[str, Callable], phase: str, *args: Any) -> Any:
+    """The handler of *phase*: a phase that isn't one (a corrupt or newer
+    state) fails the operation instead of re-running another step."""
+    handler = table.get(phase)
+    if handler is None:
+        raise exception.InvalidState(
+            reason="unknown phase %r; the operation can't go on" % phase)
+    return handler(*args)
+
+
+def _remove(step: base.StepContext, kind: str, object_id: str) -> bool:
+    """Delete a snapshot or share the worker made (force-delete it with
+    the service's rights when its status refuses a plain delete);
+    whether it is gone or going."""
+    manager = "snapshots" if kind == "snapshot" else "shares"
+    what = "%s %s" % (kind, object_id)
+    step.fence()
+    try:
+        with manila_errors("delete %s" % what):
+            getattr(step.client(), manager).delete(object_id)
+        return True
+    except exception.ResourceNotFound:
+        return True
+    except (exception.ManilaError, exception.Forbidden):
+        pass            # busy statuses (creating, ...) refuse a delete
+    step.fence()
+    try:
+        with manila_errors("force-delete %s" % what):
+            getattr(step.service_client(), manager).force_delete(object_id)
+    except exception.ResourceNotFound:
+        pass
+    return True
 
 
 class _CleanupMixin:
@@ -69,21 +117,10 @@ class _CleanupMixin:
 
     def _cleanup(self, step: base.StepContext) -> base.Transition:
         object_id = step.state["cleanup"]
-        what = "%s %s" % (self.kind, object_id)
-        manager = "snapshots" if self.kind == "snapshot" else "shares"
         try:
-            with manila_errors("delete %s" % what):
-                getattr(step.client(), manager).delete(object_id)
+            _remove(step, self.kind, object_id)
         except exception.ResourceNotFound:
-            return _finish(step, "the failed %s was removed" % what)
-        except (exception.ManilaError, exception.Forbidden):
-            # Busy statuses (creating, ...) refuse a plain delete.
-            try:
-                with manila_errors("force-delete %s" % what):
-                    getattr(step.service_client(), manager).force_delete(
-                        object_id)
-            except exception.ResourceNotFound:
-                return _finish(step, "the failed %s was removed" % what)
+            pass
         return base.Transition(phase="cleanup_wait", wait=base.Wait(
             self.kind, object_id, listed_as="deleting"))
 
@@ -105,6 +142,19 @@ class _CleanupMixin:
 
 class ProtectShare(_CleanupMixin, base.Operation):
     """Snapshot a share and wait until the snapshot is available."""
+
+    def __init__(self) -> None:
+        self._acts = {"start": self._start, "name_snapshot": self._name,
+                      "sweep": self._sweep, "cleanup": self._cleanup}
+        self._observes = {"wait_snapshot": self._wait,
+                          "cleanup_wait": self._cleanup_wait}
+
+    def act(self, phase: str, step: base.StepContext) -> base.Transition:
+        return _route(self._acts, phase, step)
+
+    def observe(self, phase: str, step: base.StepContext,
+                observed: dict | None) -> base.Transition | None:
+        return _route(self._observes, phase, step, observed)
 
     @staticmethod
     def _checked_share(client: Any, step: base.StepContext) -> dict:
@@ -138,68 +188,113 @@ class ProtectShare(_CleanupMixin, base.Operation):
             "snapshot_id": None,
         }
 
-    def act(self, phase: str, step: base.StepContext) -> base.Transition:
-        if phase == "cleanup":
-            return self._cleanup(step)
+    def _start(self, step: base.StepContext) -> base.Transition:
         share_id = step.state["resource"]["id"]
         options = step.state["options"]
         client = step.client()
+        if step.taken_over:
+            # The worker before may still be finishing a create.
+            step.state["contested"] = True
         saved_info = self._checked_share(client, step)
-        snapshot = self._find(client, step) if step.maybe_done else None
-        if snapshot is None:
+        found = self._tagged(client, step) if step.maybe_done else []
+        if found:
+            snapshot, extras = _choose(found)
+            self._remove_extras(step, extras)
+            LOG.info("Checkpoint %s: adopted snapshot %s of share %s made "
+                     "by an earlier attempt", step.record_id, snapshot.id,
+                     share_id)
+        else:
+            metadata = client.supports_snapshot_metadata()
             kwargs: dict[str, Any] = {
-                "force": options["force"], "name": options["snapshot_name"],
+                "force": options["force"],
+                "name": options["snapshot_name"] if metadata
+                else tag_name(step.record_id),
                 "description": options["description"]}
-            if client.supports_snapshot_metadata():
+            if metadata:
                 kwargs["metadata"] = {CHECKPOINT_TAG: step.record_id}
+            step.fence()
             with manila_errors("snapshot share %s" % share_id):
                 snapshot = client.snapshots.create(share_id, **kwargs)
             LOG.info("Checkpoint %s: created snapshot %s of share %s",
                      step.record_id, snapshot.id, share_id)
-        else:
-            LOG.info("Checkpoint %s: adopted snapshot %s of share %s made "
-                     "before a restart", step.record_id, snapshot.id,
-                     share_id)
         saved_info["snapshot_id"] = snapshot.id
         step.state["snapshot_id"] = snapshot.id
+        if field(snapshot, "name") != options["snapshot_name"]:
+            # Tagged by its name (below 2.73): the user's name now.
+            return base.Transition(phase="name_snapshot",
+                                   record={"saved_info": saved_info})
         return base.Transition(phase="wait_snapshot",
                                wait=base.Wait("snapshot", snapshot.id),
                                record={"saved_info": saved_info})
 
-    @staticmethod
-    def _find(client: Any, step: base.StepContext) -> Any:
-        """The snapshot a previous attempt made for this checkpoint."""
-        share_id = step.state["resource"]["id"]
+    def _name(self, step: base.StepContext) -> base.Transition:
+        snapshot_id = step.state["snapshot_id"]
         name = step.state["options"]["snapshot_name"]
+        step.fence()
+        with manila_errors("name snapshot %s" % snapshot_id):
+            step.client().snapshots.update(snapshot_id, display_name=name)
+        return base.Transition(phase="wait_snapshot",
+                               wait=base.Wait("snapshot", snapshot_id))
+
+    @staticmethod
+    def _tagged(client: Any, step: base.StepContext) -> list:
+        """The share's snapshots that carry this checkpoint's tag."""
+        share_id = step.state["resource"]["id"]
         with manila_errors("look up snapshots of share %s" % share_id):
             snapshots = client.snapshots.list(
                 detailed=True, search_opts={"share_id": share_id})
-        earliest = step.created_at - _CLOCK_SKEW
-        for snap in sorted(snapshots, key=lambda s: s.created_at or ""):
-            tag = (getattr(snap, "metadata", None) or {}).get(CHECKPOINT_TAG)
-            if tag == step.record_id:
-                return snap
-            if tag is None and getattr(snap, "name", None) == name:
-                created = _parse_time(getattr(snap, "created_at", None))
-                if created is None or created >= earliest:
-                    return snap
-        return None
+        mine = step.state.get("snapshot_id")
+        return [s for s in snapshots
+                if s.id == mine or tagged(s, step.record_id)]
 
-    def observe(self, phase: str, step: base.StepContext,
-                observed: dict | None) -> base.Transition | None:
-        if phase == "cleanup_wait":
-            return self._cleanup_wait(step, observed)
+    def _remove_extras(self, step: base.StepContext, extras: list) -> None:
+        for extra in extras:
+            LOG.warning("Checkpoint %s: snapshot %s is a second one "
+                        "tagged with it (a takeover); deleting it",
+                        step.record_id, extra.id)
+            try:
+                _remove(step, "snapshot", extra.id)
+            except exception.ShareWorkerError as e:
+                if isinstance(e, (exception.LeaseLost,
+                                  exception.StoreUnavailable)):
+                    raise
+                LOG.error("Checkpoint %s: the extra snapshot %s could not "
+                          "be deleted (%s); deleting the checkpoint deletes "
+                          "it", step.record_id, extra.id, e.message)
+
+    def _wait(self, step: base.StepContext,
+              observed: dict | None) -> base.Transition | None:
         snapshot_id = step.state["snapshot_id"]
         if observed is None:
             step.state.pop("snapshot_id")
             raise exception.ResourceError(
                 what="snapshot %s" % snapshot_id, status="deleted")
         if observed["status"] == "available":
+            if step.state.get("contested"):
+                return base.Transition(phase="sweep")
             return base.Transition(outcome=base.Outcome(True))
         if observed["status"] in ("error", "error_deleting", "deleting"):
             raise exception.ResourceError(
                 what="snapshot %s" % snapshot_id, status=observed["status"])
         return None
+
+    def _sweep(self, step: base.StepContext) -> base.Transition:
+        """Taken over: delete any other snapshot tagged with this
+        checkpoint (one the worker before made after all). The
+        checkpoint is good whatever happens here: what can't be looked
+        up now goes when the checkpoint is deleted."""
+        mine = step.state["snapshot_id"]
+        try:
+            found = self._tagged(step.client(), step)
+        except (exception.LeaseLost, exception.StoreUnavailable):
+            raise
+        except exception.ShareWorkerError as e:
+            LOG.warning("Checkpoint %s: could not look for a second tagged "
+                        "snapshot (%s); deleting the checkpoint deletes any",
+                        step.record_id, e.message)
+            found = []
+        self._remove_extras(step, [s for s in found if s.id != mine])
+        return base.Transition(outcome=base.Outcome(True))
 
     def fail(self, step: base.StepContext,
              error: exception.ShareWorkerError) -> base.Transition:
@@ -208,14 +303,38 @@ class ProtectShare(_CleanupMixin, base.Operation):
         return self._start_cleanup(step, step.state.get("snapshot_id"))
 
 
+def _choose(snapshots: list) -> tuple[Any, list]:
+    """The tagged snapshot to keep (the best status, then the oldest)
+    and the others."""
+    def rank(snapshot: Any) -> tuple:
+        status = field(snapshot, "status")
+        order = _KEEP_ORDER.index(status) if status in _KEEP_ORDER \
+            else len(_KEEP_ORDER)
+        return order, field(snapshot, "created_at") or "", snapshot.id
+
+    ranked = sorted(snapshots, key=rank)
+    return ranked[0], ranked[1:]
+
+
 class RestoreShare(_CleanupMixin, base.Operation):
     """A new share from the snapshot, or a revert of the source share."""
 
     kind = "share"
 
+    def __init__(self) -> None:
+        self._acts = {"start": self._start, "cleanup": self._cleanup}
+        self._observes = {"wait_share": self._wait,
+                          "wait_revert": self._wait,
+                          "cleanup_wait": self._cleanup_wait}
+
     def act(self, phase: str, step: base.StepContext) -> base.Transition:
-        if phase == "cleanup":
-            return self._cleanup(step)
+        return _route(self._acts, phase, step)
+
+    def observe(self, phase: str, step: base.StepContext,
+                observed: dict | None) -> base.Transition | None:
+        return _route(self._observes, phase, step, observed)
+
+    def _start(self, step: base.StepContext) -> base.Transition:
         if step.state["target"]["mode"] == "revert":
             return self._revert(step)
         saved = step.state["saved_info"]
@@ -223,6 +342,7 @@ class RestoreShare(_CleanupMixin, base.Operation):
         client = step.client()
         share = self._find(client, step) if step.maybe_done else None
         if share is None:
+            step.fence()
             with manila_errors("create a share from snapshot %s"
                                % saved["snapshot_id"]):
                 share = client.shares.create(
@@ -287,6 +407,7 @@ class RestoreShare(_CleanupMixin, base.Operation):
                        " which is %s, not this checkpoint's %s; restore to a"
                        " new share instead" % (share_id, latest.id,
                                                snapshot_id))
+        step.fence()
         try:
             with manila_errors("revert share %s" % share_id):
                 client.shares.revert_to_snapshot(share_id, snapshot_id)
@@ -299,10 +420,8 @@ class RestoreShare(_CleanupMixin, base.Operation):
         return base.Transition(phase="wait_revert", wait=base.Wait(
             "share", share_id, listed_as="reverting"))
 
-    def observe(self, phase: str, step: base.StepContext,
-                observed: dict | None) -> base.Transition | None:
-        if phase == "cleanup_wait":
-            return self._cleanup_wait(step, observed)
+    def _wait(self, step: base.StepContext,
+              observed: dict | None) -> base.Transition | None:
         share_id = (step.state.get("share_id")
                     or step.state["saved_info"]["share_id"])
         if observed is None:
@@ -327,12 +446,27 @@ class RestoreShare(_CleanupMixin, base.Operation):
 
 
 class DeleteSnapshot(base.Operation):
-    """Delete a checkpoint's snapshot; already gone counts as deleted."""
+    """Delete a checkpoint's snapshot, and any other snapshot tagged with
+    the checkpoint; already gone counts as deleted."""
+
+    def __init__(self) -> None:
+        self._acts = {"start": self._start}
+        self._observes = {"wait_gone": self._wait}
 
     def act(self, phase: str, step: base.StepContext) -> base.Transition:
-        snapshot_id = (step.state.get("saved_info") or {}).get("snapshot_id")
+        return _route(self._acts, phase, step)
+
+    def observe(self, phase: str, step: base.StepContext,
+                observed: dict | None) -> base.Transition | None:
+        return _route(self._observes, phase, step, observed)
+
+    def _start(self, step: base.StepContext) -> base.Transition:
+        saved = step.state.get("saved_info") or {}
+        snapshot_id = saved.get("snapshot_id")
+        self._remove_tagged(step, saved.get("share_id"), snapshot_id)
         if not snapshot_id:
             return base.Transition(outcome=base.Outcome(True))
+        step.fence()
         try:
             with manila_errors("delete snapshot %s" % snapshot_id):
                 step.client().snapshots.delete(snapshot_id)
@@ -347,8 +481,33 @@ class DeleteSnapshot(base.Operation):
         return base.Transition(phase="wait_gone", wait=base.Wait(
             "snapshot", snapshot_id, listed_as="deleting"))
 
-    def observe(self, phase: str, step: base.StepContext,
-                observed: dict | None) -> base.Transition | None:
+    @staticmethod
+    def _remove_tagged(step: base.StepContext, share_id: str | None,
+                       snapshot_id: str | None) -> None:
+        """Other snapshots tagged with the checkpoint (left by a worker
+        that lost its lease mid-create) go with it."""
+        if not share_id:
+            return
+        try:
+            with manila_errors("look up snapshots of share %s" % share_id):
+                snapshots = step.client().snapshots.list(
+                    detailed=True, search_opts={"share_id": share_id})
+        except (exception.ResourceNotFound, exception.ManilaError,
+                exception.ManilaUnavailable) as e:
+            # Manila answers 400 listing a share's snapshots while one of
+            # them is being deleted: the checkpoint's own goes anyway.
+            LOG.info("Checkpoint %s: other tagged snapshots of share %s "
+                     "not looked up (%s)", step.record_id, share_id,
+                     e.message)
+            return
+        for snap in snapshots:
+            if snap.id != snapshot_id and tagged(snap, step.record_id):
+                LOG.warning("Checkpoint %s: deleting snapshot %s, another "
+                            "one tagged with it", step.record_id, snap.id)
+                _remove(step, "snapshot", snap.id)
+
+    def _wait(self, step: base.StepContext,
+              observed: dict | None) -> base.Transition | None:
         if observed is None:
             return base.Transition(outcome=base.Outcome(True))
         if observed["status"] == "error_deleting":

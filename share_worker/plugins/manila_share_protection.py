@@ -100,11 +100,6 @@ _VALIDATORS = {schema["title"]: jsonschema.Draft7Validator(schema)
                for schema in (OPTIONS_SCHEMA, RESTORE_SCHEMA)}
 
 
-def snapshot_name_for(checkpoint_id: str) -> str:
-    """The default snapshot name: the checkpoint's tag."""
-    return "share_worker-%s" % checkpoint_id
-
-
 def _validate(schema: dict, value: Any, what: str) -> None:
     # The spec's schemas don't forbid extra keys; a typo in an option name
     # must still be an error a person sees, so unknown keys are refused.
@@ -156,7 +151,7 @@ class ManilaShareProtectionPlugin(base.ProtectionPlugin):
             raise exception.InvalidInput(
                 reason="options must be an object, not %s"
                        % type(options).__name__)
-        filled = {"snapshot_name": snapshot_name_for(checkpoint_id),
+        filled = {"snapshot_name": ops.tag_name(checkpoint_id),
                   "description": "", "force": False}
         if options:
             # The defaults alone are valid by construction (a checkpoint

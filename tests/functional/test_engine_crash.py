@@ -38,7 +38,9 @@ def start_worker(engine_conf, tmp_path):
             "[DEFAULT]\nstate_path = %s\nhost = doomed\n"
             "[share_worker]\nauth_strategy = noauth\npoll_interval = 0.05\n"
             "lease_seconds = 2\n"
-            "[manila_client]\nendpoint_override = %s\n"
+            # A Manila call holds its operation for lease_seconds plus
+            # this: the kill mid-call is taken over after 5 s.
+            "[manila_client]\nendpoint_override = %s\ntimeout = 3\n"
             "[database]\nconnection = %s\n" % (
                 tmp_path, engine_conf.manila_client.endpoint_override,
                 engine_conf.database.connection))

@@ -34,7 +34,8 @@ def spawn_worker(worker_conf, tmp_path):
             "host = %(name)s\n"
             "[share_worker]\ntopic = %(topic)s\nauth_strategy = noauth\n"
             "poll_interval = 0.05\nlease_seconds = 2\n"
-            "[manila_client]\nendpoint_override = %(manila)s\n"
+            # a Manila call holds its operation lease_seconds + timeout
+            "[manila_client]\nendpoint_override = %(manila)s\ntimeout = 3\n"
             "[database]\nconnection = %(db)s\n"
             "[oslo_messaging_notifications]\ntopics = %(ntopic)s\n" % {
                 "url": worker_conf.transport_url, "state": tmp_path,

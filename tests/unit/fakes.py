@@ -14,6 +14,7 @@ from typing import Any
 from manilaclient import api_versions
 from manilaclient.common.apiclient import exceptions as m_exc
 
+from share_worker import exception
 from share_worker.plugins import base
 
 _ids = itertools.count(1)
@@ -81,6 +82,18 @@ class SnapshotManager(_Manager):
         return snap
 
 
+    def update(self, snapshot: Any, **kwargs: Any) -> Any:
+        snapshot_id = getattr(snapshot, "id", snapshot)
+        self.calls.append(("update", snapshot_id, kwargs))
+        self._maybe_fail()
+        if snapshot_id not in self.items:
+            raise m_exc.NotFound(404, "not found")
+        item = self.items[snapshot_id]
+        if "display_name" in kwargs:
+            item.name = kwargs["display_name"]
+        return item
+
+
 class ShareManager(_Manager):
     def create(self, share_proto: str, size: int, **kw: Any) -> Any:
         self.calls.append(("create", share_proto, size, kw))
@@ -139,13 +152,24 @@ class FakeStep(base.StepContext):
     """A StepContext over a FakeManila."""
 
     def __init__(self, manila: FakeManila, state: dict,
-                 record_id: str = "cp-1", maybe_done: bool = False) -> None:
+                 record_id: str = "cp-1", maybe_done: bool = False,
+                 taken_over: bool = False) -> None:
         self.manila = manila
         self.state = state
         self.record_id = record_id
         self.project_id = "p1"
-        self.maybe_done = maybe_done
+        self.maybe_done = maybe_done or taken_over
+        self.taken_over = taken_over
         self.created_at = datetime.datetime.utcnow()
+        #: fence() calls; set lost to make the next one raise LeaseLost
+        self.fences = 0
+        self.lost = False
+
+    def fence(self) -> None:
+        self.fences += 1
+        if self.lost:
+            raise exception.LeaseLost(what="operation of %s"
+                                      % self.record_id)
 
     def client(self) -> FakeManila:
         return self.manila

@@ -1,0 +1,86 @@
+"""Fenced leases (invariant 9): a worker whose lease on an operation is
+gone, or could not be renewed, makes no further change in Manila for
+it; the operation is taken over and nothing is made twice."""
+
+import sqlalchemy as sa
+
+from share_worker import exception
+from share_worker.db import models
+from tests.conftest import wait_for
+from tests.unit.engine.test_engine import SHARE, become, ctx
+
+
+def creates(manila):
+    return [c for c in manila.snapshots.calls if c[0] == "create"]
+
+
+def steal(engine, record_id, owner="someone-else"):
+    """Another worker takes the operation of *record_id* over."""
+    t = models.operations
+    with engine.store.write() as conn:
+        conn.execute(sa.update(t).where(t.c.record_id == record_id).values(
+            lease_owner=owner))
+
+
+def test_a_lease_taken_meanwhile_stops_the_create(engine, manila):
+    share = manila.add_share()
+    real_get = manila.shares.get
+
+    def get_then_lose_the_lease(share_id):
+        steal(engine, "cp-stolen")
+        return real_get(share_id)
+
+    manila.shares.get = get_then_lose_the_lease
+    engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                   checkpoint_id="cp-stolen")
+    wait_for(lambda: engine.reconciler.held == 0,
+             what="the operation let go of")
+    assert creates(manila) == []
+
+
+def test_an_operation_taken_over_is_let_go_at_the_next_renewal(make_engine,
+                                                               manila):
+    engine = make_engine(lease_seconds=3)
+    manila.snapshots.calls.clear()
+    share = manila.add_share()
+    engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                   checkpoint_id="cp-1")
+    wait_for(lambda: creates(manila), what="the snapshot create")
+    steal(engine, "cp-1")
+    wait_for(lambda: engine.reconciler.held == 0, timeout=5,
+             what="the operation let go of at renewal")
+    become(manila, "snapshot", "available")
+    # Its status events are the new owner's to write: none from here.
+    assert "share_worker.checkpoint.protect.end" not in \
+        engine.sink.for_record("cp-1")
+
+
+def test_leases_not_renewed_are_let_go_then_taken_back(make_engine, manila,
+                                                       monkeypatch):
+    """The store can't be reached: after lease_seconds without a
+    renewal the reconciler holds nothing and calls Manila for nothing;
+    once the store answers it takes its lapsed operations back, as taken
+    over (it looks for what it made before creating)."""
+    engine = make_engine(lease_seconds=2)
+    share = manila.add_share()
+    engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                   checkpoint_id="cp-1")
+    wait_for(lambda: creates(manila), what="the snapshot create")
+    ops = engine.reconciler._store
+    real_renew, real_fence = ops.renew, ops.fence
+
+    def down(*args, **kwargs):
+        raise exception.StoreUnavailable(reason="connection refused")
+
+    monkeypatch.setattr(ops, "renew", down)
+    monkeypatch.setattr(ops, "fence", down)
+    wait_for(lambda: engine.reconciler.held == 0, timeout=6,
+             what="the leases let go of")
+    calls = len(manila.snapshots.calls)
+    monkeypatch.setattr(ops, "renew", real_renew)
+    monkeypatch.setattr(ops, "fence", real_fence)
+    become(manila, "snapshot", "available")
+    engine.sink.wait("cp-1", "share_worker.checkpoint.protect.end",
+                     timeout=15)
+    assert len(creates(manila)) == 1
+    assert len(manila.snapshots.calls) > calls      # looked up, not made
