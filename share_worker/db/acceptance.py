@@ -12,6 +12,14 @@ when requests arrive together (group commit, see
 A record id that exists already (a repeated idempotent request) writes
 nothing and returns the stored record with ``created`` False; so does a
 second request for the same id in one batch, which gets the first one's.
+
+A restore is recorded only while its checkpoint is ``available``, and a
+checkpoint goes to ``deleting`` only while no restore of it is in
+progress: each check and its write are one transaction holding the
+checkpoint's row (``FOR UPDATE`` on PostgreSQL; SQLite has one writer),
+so a delete and a restore can't both get past them (invariant 11). An
+item refused so is answered with its ``InvalidState`` in place of a
+result.
 """
 
 from __future__ import annotations
@@ -57,18 +65,22 @@ _INSERT_EVENTS = models.events.insert()
 
 
 def accept_many(conn: sa.engine.Connection, items: list[Acceptance]
-                ) -> list[tuple[dict, bool]]:
+                ) -> list[tuple[dict, bool] | exception.InvalidState]:
     """Write the new ones of *items* in the transaction of *conn*;
-    returns (record, created) per item, in order.
+    returns (record, created) per item, in order, or the InvalidState a
+    restore of a checkpoint that is no longer available is refused with.
 
     A record is inserted unless its id is stored (``ON CONFLICT DO
     NOTHING``, so a concurrent writer of the same id waits for it rather
     than failing); only the inserted ones get their operation and event.
     """
+    refused = _unrestorable(conn, items)
     firsts: dict[tuple[str, str], int] = {}
     records: dict[tuple, list[dict]] = {}
     for index, item in enumerate(items):
         key = (item.kind, item.record["id"])
+        if index in refused:
+            continue
         if key not in firsts:
             firsts[key] = index
             # executemany wants one set of keys per statement; the
@@ -96,11 +108,35 @@ def accept_many(conn: sa.engine.Connection, items: list[Acceptance]
         conn.execute(_INSERT_EVENTS, events)
     stored = _stored(conn, [key for key in firsts if key not in inserted])
     for index, item in enumerate(items):
-        if results[index] is None:
+        if index in refused:
+            results[index] = refused[index]
+        elif results[index] is None:
             key = (item.kind, item.record["id"])
             first = results[firsts[key]]
             results[index] = (first[0] if first else stored[key], False)
     return results
+
+
+def _unrestorable(conn: sa.engine.Connection, items: list[Acceptance]
+                  ) -> dict[int, exception.InvalidState]:
+    """The restores of *items* whose checkpoint is no longer available,
+    by index; their checkpoints' rows stay locked to the commit."""
+    wanted = sorted({item.record["checkpoint_id"] for item in items
+                     if item.kind == "restore"})
+    if not wanted:
+        return {}
+    t = models.checkpoints
+    status = {row.id: row.status for row in conn.execute(
+        sa.select(t.c.id, t.c.status).where(t.c.id.in_(wanted))
+        .order_by(t.c.id).with_for_update())}
+    refused = {}
+    for index, item in enumerate(items):
+        cid = item.record.get("checkpoint_id")
+        if item.kind == "restore" and status.get(cid) != "available":
+            refused[index] = exception.InvalidState(
+                reason="checkpoint %s is %s; only an available checkpoint "
+                       "can be restored" % (cid, status.get(cid, "gone")))
+    return refused
 
 
 def _stored(conn: sa.engine.Connection, keys: list[tuple[str, str]]
@@ -132,11 +168,12 @@ def accept_delete(store: Store, checkpoint_id: str, project_id: str,
     deleted comes back unchanged with ``created`` False.
     """
     t = models.checkpoints
+    r = models.restores
     now = op.created_at
     with store.write() as conn:
         row = conn.execute(sa.select(t).where(
             t.c.id == checkpoint_id, t.c.project_id == project_id)
-        ).first()
+            .with_for_update()).first()
         if row is None:
             raise exception.CheckpointNotFound(checkpoint_id=checkpoint_id)
         if row.status in ("deleting", "deleted"):
@@ -146,6 +183,14 @@ def accept_delete(store: Store, checkpoint_id: str, project_id: str,
                 reason="checkpoint %s is %s; it can be deleted when it is "
                        "one of %s" % (checkpoint_id, row.status,
                                       ", ".join(allowed)))
+        restoring = conn.execute(sa.select(r.c.id).where(
+            r.c.checkpoint_id == checkpoint_id,
+            r.c.status == "in_progress").limit(1)).first()
+        if restoring is not None:
+            raise exception.InvalidState(
+                reason="checkpoint %s has a restore in progress (restore "
+                       "%s); it can be deleted once the restore ends"
+                       % (checkpoint_id, restoring.id))
         done = conn.execute(sa.update(t).where(
             t.c.id == checkpoint_id, t.c.status == row.status).values(
             status="deleting", error=None, updated_at=now))

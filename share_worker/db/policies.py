@@ -221,6 +221,17 @@ class PolicyStore:
         with self.store.read() as conn:
             return list(conn.execute(q))
 
+    def restoring(self, checkpoint_ids: list[str]) -> set[str]:
+        """Those of *checkpoint_ids* with a restore in progress."""
+        if not checkpoint_ids:
+            return set()
+        r = models.restores
+        q = sa.select(r.c.checkpoint_id).where(
+            r.c.checkpoint_id.in_(checkpoint_ids),
+            r.c.status == "in_progress")
+        with self.store.read() as conn:
+            return {row.checkpoint_id for row in conn.execute(q)}
+
     def protecting(self, policy_id: str, resource_id: str) -> list[str]:
         """Ids of the policy's checkpoints of *resource_id* in progress."""
         c = models.checkpoints

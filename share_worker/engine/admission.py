@@ -63,10 +63,11 @@ class Admission:
         except Exception as e:  # noqa: BLE001 - a dead connection
             LOG.debug("Closing the accept connection failed: %s", e)
 
-    def _write(self, items: list[Acceptance]) -> list[tuple[dict, bool]]:
+    def _write(self, items: list[Acceptance]) -> list:
         results = self._ops.accept_many(items, self._writer)
-        new = [item.summary for item, (_, created) in zip(
-            items, results, strict=True) if created]
+        new = [item.summary for item, result in zip(items, results,
+                                                    strict=True)
+               if isinstance(result, tuple) and result[1]]
         for first in range(0, len(new), LOG_CHUNK):
             chunk = new[first:first + LOG_CHUNK]
             LOG.info("Recorded %d: %s", len(chunk), "; ".join(chunk))

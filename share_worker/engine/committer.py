@@ -19,7 +19,9 @@ larger transactions cost less CPU per request than many small ones::
     committer.stop()          # commits everything submitted before it
 
 A batch that fails is retried one item at a time, so one bad request
-fails alone and the others are still committed. After ``stop()`` (or
+fails alone and the others are still committed; ``write`` may also
+answer an item with an exception instance, which that item's future
+raises. After ``stop()`` (or
 before ``start()``) ``submit`` writes in the caller's thread.
 """
 
@@ -174,7 +176,11 @@ class GroupCommitter:
             return
         self.batches += 1
         for (_, future), result in zip(batch, results, strict=True):
-            _resolve(future, result=result)
+            # an item refused inside a good batch: its own error
+            if isinstance(result, BaseException):
+                _resolve(future, error=result)
+            else:
+                _resolve(future, result=result)
 
 
 def _resolve(future: futures.Future, result: Any = None,

@@ -183,6 +183,14 @@ class Scheduler:
             doomed = [cid for group in by_share.values()
                       for cid in retention.to_prune(group, row.retention,
                                                     now)]
+            # A checkpoint being restored from stays until the restore
+            # ends (a later pass prunes it); none other goes instead.
+            in_use = policies.restoring(doomed)
+            if in_use:
+                LOG.info("Policy %s: checkpoint(s) %s kept for now: a "
+                         "restore is in progress", row.id,
+                         ", ".join(sorted(in_use)))
+            doomed = [cid for cid in doomed if cid not in in_use]
             if doomed:
                 pruned += self._prune(row, doomed)
         return pruned

@@ -309,3 +309,107 @@ def test_outbox_delete(store):
     events = ops.pending_events(10)
     ops.delete_events([e["id"] for e in events])
     assert ops.pending_events(10) == []
+
+
+def test_renew_extends_live_leases_only_and_names_them(store):
+    ops = OperationStore(store)
+    for name in ("a", "b"):
+        ops.accept("checkpoint", checkpoint(name), operation(name), "e")
+    # b's lease lapsed (another worker may take it): not renewed
+    with store.write() as conn:
+        conn.execute(sa.update(models.operations).where(
+            models.operations.c.id == "op-b").values(
+            lease_until=T0 - datetime.timedelta(seconds=1)))
+    now = T0 + datetime.timedelta(seconds=10)
+    kept = ops.renew("w1", T0, now + datetime.timedelta(seconds=30))
+    assert kept == {"op-a"}
+    # a longer hold (a Manila call in progress) is not shortened
+    far = now + datetime.timedelta(hours=1)
+    assert ops.fence("op-a", "w1", now, far)
+    assert ops.renew("w1", now, now + datetime.timedelta(seconds=30)) == {
+        "op-a"}
+    with store.read() as conn:
+        until = conn.execute(sa.select(models.operations.c.lease_until)
+                             .where(models.operations.c.id == "op-a")
+                             ).scalar_one()
+    assert until == far
+
+
+def test_fence_refuses_a_lapsed_or_taken_lease(store):
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a"), "e")
+    soon = T0 + datetime.timedelta(seconds=1)
+    assert ops.fence("op-a", "w1", soon, soon + datetime.timedelta(
+        seconds=90))
+    assert not ops.fence("op-a", "w2", soon, soon)       # not w2's
+    late = T0 + datetime.timedelta(hours=2)              # lapsed
+    assert not ops.fence("op-a", "w1", late, late)
+    [taken] = ops.claim("w2", late, late + datetime.timedelta(seconds=30),
+                        10)
+    assert taken.taken_over
+    assert not ops.fence("op-a", "w1", late, late)
+    assert ops.fence("op-a", "w2", late, late)
+
+
+def test_an_owner_claims_its_own_lapsed_operations_back(store):
+    """A worker lets go of operations whose lease it could not renew (a
+    store outage); once they lapse it may take them back, as taken over
+    (a call it had made may have landed)."""
+    ops = OperationStore(store)
+    ops.accept("checkpoint", checkpoint("a"), operation("a"), "e")
+    late = T0 + datetime.timedelta(minutes=5)
+    [again] = ops.claim("w1", late, late + datetime.timedelta(seconds=30),
+                        10)
+    assert again.record_id == "a" and again.taken_over
+
+
+def restore_row(rid, cid):
+    return dict(id=rid, project_id="p1", user_id="u", checkpoint_id=cid,
+                status="in_progress", options={}, target={
+                    "share_id": None, "mode": "new"}, error=None,
+                created_at=T0, updated_at=T0)
+
+
+def test_a_delete_and_a_restore_never_both_get_past_the_check(store):
+    """Invariant 11, raced: each round a delete and a restore of one
+    available checkpoint start together; exactly one of them wins."""
+    ops = OperationStore(store)
+    outcomes = []
+    for n in range(12):
+        cid = "race-%d" % n
+        ops.accept("checkpoint", checkpoint(cid, status="available"),
+                   operation(cid), "e")
+        start = threading.Barrier(2)
+
+        def delete(cid=cid, start=start):
+            start.wait()
+            try:
+                ops.accept_delete(cid, "p1", ("available",),
+                                  operation(cid + "-d", kind="delete"), "d")
+                return "deleted"
+            except exception.InvalidState:
+                return "refused"
+
+        def restore(cid=cid, start=start):
+            start.wait()
+            [result] = ops.accept_many([Acceptance(
+                "restore", restore_row(cid + "-r", cid),
+                operation(cid + "-r", kind="restore"), "r")])
+            return "refused" if isinstance(result, Exception) \
+                else "restored"
+
+        with futures.ThreadPoolExecutor(2) as pool:
+            got = sorted(f.result() for f in (pool.submit(delete),
+                                              pool.submit(restore)))
+        assert got in (["deleted", "refused"], ["refused", "restored"]), got
+        outcomes.append(tuple(got))
+    with store.read() as conn:
+        for n in range(12):
+            cid = "race-%d" % n
+            status = conn.execute(sa.select(models.checkpoints.c.status)
+                                  .where(models.checkpoints.c.id == cid)
+                                  ).scalar_one()
+            restores = conn.execute(sa.select(sa.func.count()).where(
+                models.restores.c.checkpoint_id == cid)).scalar_one()
+            assert (status == "deleting") != (restores == 1), (cid, status,
+                                                               restores)

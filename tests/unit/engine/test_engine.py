@@ -229,3 +229,47 @@ def test_protectables_and_schemas(engine, manila):
                             "saved_info_schema"}
     with pytest.raises(exception.UnsupportedResourceType):
         engine.show_plugin_schemas("OS::Nope")
+
+
+def test_a_checkpoint_being_restored_from_is_not_deleted(engine, manila):
+    share = manila.add_share()
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    wait_for(lambda: manila.snapshots.items)
+    become(manila, "snapshot", "available")
+    engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.end")
+    restore = engine.restore(ctx(), cp["id"])
+    wait_for(lambda: [s for s in manila.shares.items.values()
+                      if s.status == "creating"], what="the new share")
+    with pytest.raises(exception.InvalidState) as err:
+        engine.delete(ctx(), cp["id"])
+    assert restore["id"] in err.value.message
+    assert "restore in progress" in err.value.message
+    assert status_of(engine, cp["id"]) == "available"
+    become(manila, "share", "available")
+    engine.sink.wait(restore["id"], "share_worker.restore.end")
+    assert engine.delete(ctx(), cp["id"])["status"] == "deleting"
+
+
+def test_a_redelivered_protect_or_restore_finds_its_first_record(engine,
+                                                                 manila):
+    """Without a checkpoint_id the id comes from the request's own
+    unique id: the same message twice makes one checkpoint."""
+    share = manila.add_share()
+    resource = {"type": SHARE, "id": share.id}
+    first = engine.protect(ctx(), resource, request_key="msg-1")
+    again = engine.protect(ctx(), resource, request_key="msg-1")
+    assert again["id"] == first["id"]
+    other = engine.protect(ctx(), resource, request_key="msg-2")
+    assert other["id"] != first["id"]
+    # another project replaying the key gets an id of its own
+    theirs = engine.protect(ctx("p2"), {"type": SHARE, "id": "s-p2"},
+                            request_key="msg-1")
+    assert theirs["id"] != first["id"]
+    wait_for(lambda: len([s for s in manila.snapshots.items.values()
+                          if s.share_id == share.id]) == 2)
+    become(manila, "snapshot", "available")
+    become(manila, "snapshot", "available")
+    engine.sink.wait(first["id"], "share_worker.checkpoint.protect.end")
+    restore = engine.restore(ctx(), first["id"], request_key="msg-3")
+    assert engine.restore(ctx(), first["id"], request_key="msg-3") == \
+        restore
