@@ -10,7 +10,9 @@ share_worker declares are the ones an oslo.messaging peer declares::
 
 ``rabbit://`` URLs and, for tests, ``kombu+memory://`` are supported;
 ``amqp_durable_queues`` / ``rabbit_quorum_queue`` decide whether queues
-(and the messages in them) survive a broker restart.
+(and the messages in them) survive a broker restart. As in
+oslo.messaging, the URL's query may set ``[oslo_messaging_rabbit]``
+options for that broker only (``rabbit://h/?amqp_durable_queues=true``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import kombu
 import oslo_messaging
 from oslo_config import cfg
+from oslo_messaging._drivers import common as om_common
 
 from share_worker import exception
 
@@ -59,9 +62,13 @@ class Broker:
         """The broker of *url* (default ``[DEFAULT] transport_url``)."""
         try:
             parsed = oslo_messaging.TransportURL.parse(conf, url)
-        except oslo_messaging.InvalidTransportURL as e:
+            # the URL's query overrides options, as oslo.messaging's
+            # drivers let it
+            rabbit = om_common.ConfigOptsProxy(
+                conf, parsed, "oslo_messaging_rabbit").oslo_messaging_rabbit
+        except (oslo_messaging.InvalidTransportURL, ValueError,
+                cfg.Error) as e:
             raise exception.ConfigurationError(reason=str(e)) from e
-        rabbit = conf.oslo_messaging_rabbit
         quorum = rabbit.rabbit_quorum_queue
         if quorum and rabbit.rabbit_ha_queues:
             raise exception.ConfigurationError(

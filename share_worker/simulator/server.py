@@ -127,6 +127,12 @@ class _Server(http.server.ThreadingHTTPServer):
         host, port = self.server_address[:2]
         self.host_port = f"{host}:{port}"
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (killed, timed out) is no error of
+        the simulator's: one debug line, not a traceback on stderr."""
+        LOG.debug("connection from %s ended abruptly", client_address,
+                  exc_info=True)
+
 
 class SimulatorServer:
     """Serve ``sim`` on ``host:port`` (0: any free port)."""

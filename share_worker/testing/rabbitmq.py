@@ -19,12 +19,13 @@ USER = os.environ.get("SHARE_WORKER_TEST_RABBIT_USER", "guest")
 PASSWORD = os.environ.get("SHARE_WORKER_TEST_RABBIT_PASSWORD", "guest")
 
 
-def _ctl(*args: str) -> None:
+def _ctl(*args: str) -> str:
     result = subprocess.run(["rabbitmqctl", *args], capture_output=True,
                             text=True, timeout=60)
     if result.returncode != 0:
         raise RuntimeError("rabbitmqctl %s failed: %s" % (
             " ".join(args), (result.stderr or result.stdout).strip()))
+    return result.stdout
 
 
 class VirtualHost:
@@ -45,6 +46,12 @@ class VirtualHost:
 
     def delete(self) -> None:
         _ctl("delete_vhost", self.name)
+
+    def queue_depths(self) -> dict[str, int]:
+        """Messages in each queue of the vhost (ready + unacknowledged)."""
+        out = _ctl("-q", "list_queues", "-p", self.name, "name", "messages")
+        rows = (line.split("\t") for line in out.splitlines() if "\t" in line)
+        return {name: int(count) for name, count in rows if count.isdigit()}
 
     def __enter__(self) -> VirtualHost:
         return self.create()
