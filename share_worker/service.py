@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from oslo_config import cfg
 
@@ -127,7 +128,12 @@ class WorkerService:
                  self.conf.control_exchange)
 
     def stop(self) -> None:
-        """Stop within ``[share_worker] shutdown_timeout`` seconds."""
+        """Stop within ``[share_worker] shutdown_timeout`` seconds. A
+        store or broker that does not answer can hold a step up (a
+        stalled connection answers nothing, not even an error): each
+        step runs on a thread of its own, and one that outlives its
+        share of the time is left behind, logged; what it did not
+        finish stays in the store or its queue."""
         budget = self.conf.share_worker.shutdown_timeout
         deadline = time.monotonic() + budget
         LOG.info("share_worker %s stopping (at most %.0f s)",
@@ -137,13 +143,42 @@ class WorkerService:
             return max(0.2, min(share * budget,
                                 deadline - time.monotonic()))
 
+        steps = []
         if self.listener is not None:
-            self.listener.stop(timeout=left(0.2))
-        self.server.stop(timeout=left(0.2))
-        self.scheduler.stop(timeout=left(0.1))
-        self.engine.stop(timeout=left(0.6))
+            steps.append(("the Manila listener", self.listener.stop, 0.2))
+        steps += [("the RPC server", self.server.stop, 0.2),
+                  ("the scheduler", self.scheduler.stop, 0.1),
+                  ("the engine", self.engine.stop, 0.6)]
         if self.engine_processes is not None:
-            self.engine_processes.stop(timeout=left(1.0))
-        self.sink.close()
-        self.engine.store.dispose()
+            steps.append(("the engine processes",
+                          self.engine_processes.stop, 1.0))
+        for name, stop, share in steps:
+            timeout = left(share)
+            _bounded(name, lambda fn=stop, t=timeout: fn(timeout=t),
+                     timeout + 0.5)
+        _bounded("the event publisher", self.sink.close, left(0.1))
+        _bounded("the store", self.engine.store.dispose, left(0.1))
         LOG.info("share_worker %s stopped", self.engine.owner)
+
+
+def _bounded(name: str, fn: Callable[[], None], timeout: float) -> bool:
+    """Run *fn* on a thread of its own for at most *timeout* seconds;
+    whether it ended."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - stopping goes on
+            errors.append(e)
+
+    thread = threading.Thread(target=run, name="stop", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        LOG.warning("Stopping %s did not end within %.1f s; leaving it",
+                    name, timeout)
+        return False
+    if errors:
+        LOG.warning("Stopping %s failed: %s", name, errors[0])
+    return True

@@ -76,11 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if demo is not None:
         demo.run_in_background(stopping)
     stopping.wait()
-    if not _stop_within(worker, conf.share_worker.shutdown_timeout + 2.0):
+    grace = conf.share_worker.shutdown_timeout + 1.0
+    if not _stop_within(worker, grace):
         # Everything the worker accepted is in the store or its queue:
         # leaving now loses nothing.
         LOG.error("share_worker did not stop within %.0f s; exiting",
-                  conf.share_worker.shutdown_timeout + 2.0)
+                  grace)
         logging_flush()
         os._exit(1)
     if demo is not None:

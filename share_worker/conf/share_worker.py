@@ -42,9 +42,11 @@ opts = [
                     "threads."),
     cfg.FloatOpt("shutdown_timeout", default=8.0, min=1.0, max=600.0,
                  help="Longest a stop (SIGTERM) takes, broker or store "
-                      "unreachable included. What is unfinished then stays "
-                      "in the store (requests not yet recorded stay in "
-                      "their queue) and resumes at the next start."),
+                      "unreachable included; the process exits at most one "
+                      "second later whatever is still running. What is "
+                      "unfinished stays in the store (requests not yet "
+                      "recorded stay in their queue) and resumes at the "
+                      "next start."),
     cfg.IntOpt("max_in_flight", default=10000, min=1,
                help="Most operations (protect, restore, delete) accepted "
                     "and not yet finished; beyond it requests are answered "
