@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
+import amqp.exceptions
 import kombu
 
 from share_worker.amqp.connection import Broker, connection_errors
@@ -139,7 +140,14 @@ class Consumer:
             except Exception as e:  # noqa: BLE001 - any loss: reconnect
                 if self.stopping.is_set():
                     break
-                if isinstance(e, connection_errors(conn)):
+                if isinstance(e, amqp.exceptions.PreconditionFailed):
+                    LOG.error("%s: %s. A queue of that name exists with "
+                              "other arguments: declare it alike everywhere "
+                              "([oslo_messaging_rabbit] amqp_durable_queues, "
+                              "rabbit_quorum_queue) or delete it "
+                              "(rabbitmqctl delete_queue); trying again in "
+                              "%.1f s", self._name, e, backoff)
+                elif isinstance(e, connection_errors(conn)):
                     LOG.warning("%s: lost the broker at %s (%s); "
                                 "reconnecting in %.1f s", self._name,
                                 self._broker.describe(), e, backoff)
@@ -154,6 +162,10 @@ class Consumer:
     def _consume(self, conn: kombu.Connection) -> None:
         conn.connect()
         channel = conn.channel()
+        queues = []
+        for declared in self._queues():
+            channel, bound = self._declare(conn, channel, declared)
+            queues.append(bound)
         # prefetch_size, prefetch_count, global (positional: the
         # transports name the last one differently)
         channel.basic_qos(0, self._prefetch, False)
@@ -161,9 +173,6 @@ class Consumer:
             self._generation += 1
             self._in_hand = 0
             generation = self._generation
-        queues = [q(channel) for q in self._queues()]
-        for q in queues:
-            q.declare()
         if self._on_connected is not None:
             self._on_connected(conn)
         consumer = kombu.Consumer(
@@ -210,6 +219,28 @@ class Consumer:
                     break
                 self._idle.wait(min(left, 0.05))
         self._settle(generation)
+
+    def _declare(self, conn: kombu.Connection, channel: Any,
+                 wanted: kombu.Queue) -> tuple[Any, kombu.Queue]:
+        """Declare *queue* and its exchanges; an exchange another
+        service declared with other arguments (durable or not) is
+        bound to as it is. (channel, bound queue): a refused declare
+        closes the channel, so a new one may come back."""
+        try:
+            bound = wanted(channel)
+            bound.declare()
+            return channel, bound
+        except amqp.exceptions.PreconditionFailed as e:
+            if "exchange" not in str(e):
+                raise       # the queue's own arguments: the operator's
+            LOG.warning("%s: %s; binding queue %s to the exchange as it "
+                        "is (a broker restart may lose it unless every "
+                        "service declares it alike)", self._name, e,
+                        wanted.name)
+        channel = conn.channel()
+        bound = _with_passive_exchanges(wanted)(channel)
+        bound.declare()
+        return channel, bound
 
     def _received(self, message: kombu.Message, generation: int) -> None:
         try:
@@ -258,3 +289,22 @@ class Consumer:
         except Exception:  # noqa: BLE001 - closing a broken connection
             LOG.debug("closing the consumer connection failed",
                       exc_info=True)
+
+
+def _with_passive_exchanges(queue: kombu.Queue) -> kombu.Queue:
+    """*queue* with its exchanges declared passively (only checked)."""
+    def passive(exchange: kombu.Exchange) -> kombu.Exchange:
+        return kombu.Exchange(exchange.name, type=exchange.type,
+                              passive=True)
+
+    if queue.bindings:
+        return kombu.Queue(
+            queue.name, bindings=[kombu.binding(passive(b.exchange),
+                                                routing_key=b.routing_key)
+                                  for b in queue.bindings],
+            durable=queue.durable, auto_delete=queue.auto_delete,
+            queue_arguments=queue.queue_arguments)
+    return kombu.Queue(queue.name, exchange=passive(queue.exchange),
+                       routing_key=queue.routing_key, durable=queue.durable,
+                       auto_delete=queue.auto_delete,
+                       queue_arguments=queue.queue_arguments)

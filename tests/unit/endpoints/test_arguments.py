@@ -1,5 +1,6 @@
 """Every contract method takes exactly its documented arguments."""
 
+import oslo_messaging
 import pytest
 
 from tests.conftest import wait_for
@@ -27,6 +28,11 @@ def good_arguments(worker, manila, method):
     if method in ("show_restore", "list_restores"):
         restore = worker.caller.call(ctx_dict(), "restore",
                                      checkpoint_id=cp["id"])
+        # its share is made right after: let that happen before a test
+        # counts the changes in Manila
+        wait_for(lambda: [c for c in manila.shares.calls
+                          if c[0] == "create" and restore["id"] in str(c)],
+                 what="the restore's share create")
     return {
         "protect": ({"resource": {"type": SHARE, "id": share.id}},
                     {"options": {"force": True}, "checkpoint_id": "cp-new"}),
@@ -93,6 +99,37 @@ def test_unknown_arguments_are_invalid_input_naming_them(worker, manila,
     assert len(err.value) < 2000, "the message echoes a 5000-char name"
     assert worker.caller.call(ctx_dict(), "list_checkpoints") == before
     assert changes(manila) == calls
+
+
+@pytest.mark.parametrize("name", ["self", "ctxt", "request", "ctx",
+                                  "call", "kwargs"])
+@pytest.mark.parametrize("method", ["protect", "show_checkpoint",
+                                    "list_protectable_types"])
+def test_names_of_the_dispatchers_own_are_unknown_arguments(worker, manila,
+                                                            method, name):
+    """An argument named like one of the method's own parameters is an
+    unknown argument like any other: InvalidInput to a call, its .error
+    event to a cast, never a TypeError with our traceback."""
+    required, _ = good_arguments(worker, manila, method)
+    # RPCClient.call(self, ctxt, method, **kwargs) itself can't send
+    # these names: send the message as any peer may.
+    target = oslo_messaging.Target(exchange="share_worker",
+                                   topic=worker.caller.client.target.topic,
+                                   version="1.0")
+    message = {"method": method, "args": dict(required, **{name: 1}),
+               "version": "1.0"}
+    with pytest.raises(oslo_messaging.RemoteError) as raised:
+        worker.transport._send(target, ctx_dict(), dict(message),
+                               wait_for_reply=True, timeout=10)
+    err = raised.value
+    assert err.exc_type == "InvalidInput" and name in err.value
+    assert "Traceback" not in str(err)
+    if method == "protect":
+        worker.transport._send(target, ctx_dict(), dict(message))
+        [event] = wait_for(lambda: worker.errors(
+            "share_worker.checkpoint.protect.error"), what="the .error")
+        assert event["error"]["code"] == "InvalidInput"
+        assert name in event["error"]["message"]
 
 
 @pytest.mark.parametrize("method", sorted(m for m, (req, _) in

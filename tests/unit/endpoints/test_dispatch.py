@@ -3,6 +3,7 @@
 import oslo_messaging
 import pytest
 
+from tests.conftest import wait_for
 from tests.unit.endpoints.conftest import (
     CONTRACT,
     SHARE,
@@ -40,6 +41,8 @@ def test_anything_else_is_no_such_method_and_nothing_runs(worker, manila,
                        resource={"type": SHARE, "id": share.id})
     # the server still answers, and neither message changed anything
     assert worker.caller.call(ctx_dict(), "list_checkpoints") == []
+    wait_for(lambda: worker.server.consumer.acked == 3,
+             what="the call, the cast and the call handled")
     assert manila.snapshots.calls == [] and manila.shares.calls == []
     worker.drain()
     assert worker.sink.events == []
