@@ -33,10 +33,6 @@ from share_worker.amqp.listener import NotificationListener
 from share_worker.amqp.rpc import RpcServer
 from share_worker.conf import opts as sw_opts
 from share_worker.notifications import BusSink
-from share_worker.rpcapi import RPC_API_VERSION
-
-#: the contract version the worker serves (DESIGN section 3)
-RPC_VERSION = RPC_API_VERSION
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

@@ -13,8 +13,7 @@ import pathlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import jsonschema
 import pytest
@@ -23,6 +22,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
 from share_worker import conf as sw_conf
+from share_worker.testing.waiting import wait_for  # noqa: F401 - for tests
 
 PG_SERVER = os.environ.get("SHARE_WORKER_TEST_PG",
                            "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -47,23 +47,6 @@ def validate_event(event_type: str, priority: str, payload: dict) -> None:
     assert (payload["error"] is not None) == is_error, (event_type, payload)
     assert priority.upper() == ("ERROR" if is_error else "INFO"), (
         event_type, priority)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0,
-             interval: float = 0.02,
-             what: str | Callable[[], str] = "condition") -> Any:
-    """Poll *predicate* until it returns something truthy, or fail;
-    *what* may be a callable, to describe what was seen by then."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s"
-                                 % (timeout, what() if callable(what)
-                                    else what))
-        time.sleep(interval)
 
 
 class RecordingSink:

@@ -78,6 +78,21 @@ def _route(table: dict[str, Callable], phase: str, *args: Any) -> Any:
     return handler(*args)
 
 
+class _Routed(base.Operation):
+    """An operation whose phases are routed by its ``_acts`` and
+    ``_observes`` tables (phase -> handler)."""
+
+    _acts: dict[str, Callable]
+    _observes: dict[str, Callable]
+
+    def act(self, phase: str, step: base.StepContext) -> base.Transition:
+        return _route(self._acts, phase, step)
+
+    def observe(self, phase: str, step: base.StepContext,
+                observed: dict | None) -> base.Transition | None:
+        return _route(self._observes, phase, step, observed)
+
+
 def _remove(step: base.StepContext, kind: str, object_id: str) -> bool:
     """Delete a snapshot or share the worker made (force-delete it with
     the service's rights when its status refuses a plain delete);
@@ -140,7 +155,7 @@ class _CleanupMixin:
             self.kind, step.state["cleanup"], error.message))
 
 
-class ProtectShare(_CleanupMixin, base.Operation):
+class ProtectShare(_CleanupMixin, _Routed):
     """Snapshot a share and wait until the snapshot is available."""
 
     def __init__(self) -> None:
@@ -148,13 +163,6 @@ class ProtectShare(_CleanupMixin, base.Operation):
                       "sweep": self._sweep, "cleanup": self._cleanup}
         self._observes = {"wait_snapshot": self._wait,
                           "cleanup_wait": self._cleanup_wait}
-
-    def act(self, phase: str, step: base.StepContext) -> base.Transition:
-        return _route(self._acts, phase, step)
-
-    def observe(self, phase: str, step: base.StepContext,
-                observed: dict | None) -> base.Transition | None:
-        return _route(self._observes, phase, step, observed)
 
     @staticmethod
     def _checked_share(client: Any, step: base.StepContext) -> dict:
@@ -316,7 +324,7 @@ def _choose(snapshots: list) -> tuple[Any, list]:
     return ranked[0], ranked[1:]
 
 
-class RestoreShare(_CleanupMixin, base.Operation):
+class RestoreShare(_CleanupMixin, _Routed):
     """A new share from the snapshot, or a revert of the source share."""
 
     kind = "share"
@@ -326,13 +334,6 @@ class RestoreShare(_CleanupMixin, base.Operation):
         self._observes = {"wait_share": self._wait,
                           "wait_revert": self._wait,
                           "cleanup_wait": self._cleanup_wait}
-
-    def act(self, phase: str, step: base.StepContext) -> base.Transition:
-        return _route(self._acts, phase, step)
-
-    def observe(self, phase: str, step: base.StepContext,
-                observed: dict | None) -> base.Transition | None:
-        return _route(self._observes, phase, step, observed)
 
     def _start(self, step: base.StepContext) -> base.Transition:
         if step.state["target"]["mode"] == "revert":
@@ -445,20 +446,13 @@ class RestoreShare(_CleanupMixin, base.Operation):
         return self._start_cleanup(step, step.state.get("share_id"))
 
 
-class DeleteSnapshot(base.Operation):
+class DeleteSnapshot(_Routed):
     """Delete a checkpoint's snapshot, and any other snapshot tagged with
     the checkpoint; already gone counts as deleted."""
 
     def __init__(self) -> None:
         self._acts = {"start": self._start}
         self._observes = {"wait_gone": self._wait}
-
-    def act(self, phase: str, step: base.StepContext) -> base.Transition:
-        return _route(self._acts, phase, step)
-
-    def observe(self, phase: str, step: base.StepContext,
-                observed: dict | None) -> base.Transition | None:
-        return _route(self._observes, phase, step, observed)
 
     def _start(self, step: base.StepContext) -> base.Transition:
         saved = step.state.get("saved_info") or {}

@@ -8,7 +8,6 @@ be zero."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,13 +15,12 @@ from typing import Any
 
 import oslo_messaging
 import pytest
-from oslo_config import cfg
 
-from share_worker import conf as sw_conf
-from share_worker import messaging, rpcapi
+from share_worker import rpcapi
+from share_worker.testing.events import EventListener
 from share_worker.testing.rabbitmq_node import RabbitNode
 from share_worker.testing.worker_process import WorkerProcess, write_config
-from tests.conftest import _reset_pg, validate_event, wait_for
+from tests.conftest import PG_SERVER, _reset_pg, validate_event, wait_for
 from tests.functional.conftest import PROJECT, user_ctx
 
 SHARE = "OS::Manila::Share"
@@ -33,54 +31,6 @@ ROOT = __file__.rsplit("/tests/", 1)[0]
 def pg_url(pg_server) -> str:
     _reset_pg(pg_server)
     return pg_server
-
-
-class Events:
-    """An independent listener of the status events (its own pool, a
-    durable queue when the broker is restarted), keeping (event_type,
-    payload) in arrival order, each checked against the schemas."""
-
-    def __init__(self, url: str, topic: str, durable: bool) -> None:
-        conf = cfg.ConfigOpts()
-        sw_conf.register_opts(conf)
-        messaging.register_opts(conf)
-        conf([], default_config_files=[], default_config_dirs=[])
-        conf.set_override("amqp_durable_queues", durable,
-                          group="oslo_messaging_rabbit")
-        self.seen: list[tuple[str, dict]] = []
-        self._cond = threading.Condition()
-        self.transport = messaging.notification_transport(conf, url)
-        self.listener = oslo_messaging.get_notification_listener(
-            self.transport, [oslo_messaging.Target(
-                exchange="share_worker", topic=topic)], [self],
-            executor="threading", pool="fault-suite")
-        self.listener.start()
-
-    def _keep(self, event_type: str, priority: str, payload: dict) -> None:
-        validate_event(event_type, priority, payload)
-        with self._cond:
-            self.seen.append((event_type, payload))
-            self._cond.notify_all()
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self._keep(event_type, "INFO", payload)
-
-    def error(self, ctxt, publisher_id, event_type, payload, metadata):
-        self._keep(event_type, "ERROR", payload)
-
-    def of(self, suffix: str) -> set[str]:
-        """Ids of the records an event ending with *suffix* was seen for."""
-        with self._cond:
-            return {p["id"] for e, p in self.seen if e.endswith(suffix)}
-
-    def events(self) -> list[tuple[str, dict]]:
-        with self._cond:
-            return list(self.seen)
-
-    def stop(self) -> None:
-        self.listener.stop()
-        self.listener.wait()
-        self.transport.cleanup()
 
 
 class Setting:
@@ -97,7 +47,7 @@ class Setting:
         self.notifications = "notifications_%s" % suffix
         self.workers: list[WorkerProcess] = []
         self.clients: list[rpcapi.ShareWorkerAPI] = []
-        self.listeners: list[Events] = []
+        self.listeners: list[EventListener] = []
         #: overrides every worker of the test gets, by section
         self.extra: dict[str, dict[str, object]] = {}
 
@@ -133,8 +83,12 @@ class Setting:
         return api
 
     def events(self, url: str | None = None,
-               durable: bool = False) -> Events:
-        listener = Events(url or self.url, self.notifications, durable)
+               durable: bool = False) -> EventListener:
+        """Status events seen by a listener of their own, each checked
+        against the published schemas."""
+        listener = EventListener(url or self.url, self.notifications,
+                                 durable, pool="fault-suite",
+                                 check=validate_event)
         self.listeners.append(listener)
         return listener
 
@@ -183,6 +137,19 @@ def rabbit_node() -> Iterator[RabbitNode]:
         node.remove()
 
 
+def proxied(db_url: str, proxy: object) -> str:
+    """*db_url* (on the test's PostgreSQL server) through *proxy*."""
+    head, _, tail = db_url.rpartition("@")
+    database = tail.split("/", 1)[1]
+    host = tail.split("/", 1)[0].split(":")[0]
+    return "%s@%s:%d/%s" % (head, host, proxy.port, database)
+
+
+def pg_host_port() -> tuple[str, int]:
+    host, port = PG_SERVER.rsplit("@", 1)[1].split(":")
+    return host, int(port)
+
+
 def store_count(db_url: str, sql: str) -> int:
     import sqlalchemy as sa
 
@@ -206,5 +173,5 @@ def wait_terminal(db_url: str, count: int, timeout: float = 120.0,
             "\n" + worker.log_tail() if worker else ""))
 
 
-__all__ = ["PROJECT", "SHARE", "Setting", "store_count", "user_ctx",
-           "wait_for", "wait_terminal"]
+__all__ = ["PROJECT", "SHARE", "Setting", "pg_host_port", "proxied",
+           "store_count", "user_ctx", "wait_for", "wait_terminal"]

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from share_worker.testing.tcp_proxy import TcpProxy
-from tests.conftest import PG_SERVER
 from tests.functional.faults.conftest import (
     PROJECT,
     SHARE,
+    pg_host_port,
+    proxied,
     store_count,
     user_ctx,
     wait_for,
@@ -77,13 +78,10 @@ def test_sigterm_during_a_broker_outage_stops_within_10_s(rabbit_node,
 @pytest.mark.parametrize("outage", ["cut", "stall"])
 def test_sigterm_during_a_store_outage_stops_within_10_s(setting, sim,
                                                          outage):
-    db_name = setting.db_url.rsplit("/", 1)[1]
-    host, port = PG_SERVER.rsplit("@", 1)[1].split(":")
     events = setting.events()
-    with TcpProxy(host, int(port)) as proxy:
-        proxied = "%s@%s:%d/%s" % (PG_SERVER.rsplit("@", 1)[0], host,
-                                   proxy.port, db_name)
-        worker = setting.worker(db_url=proxied).start()
+    with TcpProxy(*pg_host_port()) as proxy:
+        worker = setting.worker(db_url=proxied(setting.db_url,
+                                               proxy)).start()
         client = setting.client()
         setting.wait_ready(client, worker)
         in_flight(setting, sim, client, worker)

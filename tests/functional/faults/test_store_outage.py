@@ -9,10 +9,11 @@ import time
 
 from share_worker.testing.audit import audit_protects
 from share_worker.testing.tcp_proxy import TcpProxy
-from tests.conftest import PG_SERVER
 from tests.functional.faults.conftest import (
     PROJECT,
     SHARE,
+    pg_host_port,
+    proxied,
     store_count,
     user_ctx,
     wait_for,
@@ -25,15 +26,11 @@ OUTAGE = 10.0
 
 def test_casts_during_a_store_outage_wait_and_are_recorded_once(
         setting, sim, rabbit_vhost):
-    db_name = setting.db_url.rsplit("/", 1)[1]
-    host_port = PG_SERVER.rsplit("@", 1)[1]
-    host, port = host_port.split(":")
     shares = sim.sim.create_shares(PROJECT, CASTS)
     events = setting.events()
-    with TcpProxy(host, int(port)) as proxy:
-        proxied = "%s@%s:%d/%s" % (PG_SERVER.rsplit("@", 1)[0], host,
-                                   proxy.port, db_name)
-        worker = setting.worker(db_url=proxied).start()
+    with TcpProxy(*pg_host_port()) as proxy:
+        worker = setting.worker(db_url=proxied(setting.db_url,
+                                               proxy)).start()
         client = setting.client()
         setting.wait_ready(client, worker)
         proxy.cut()
