@@ -32,6 +32,17 @@ SHARE = "OS::Manila::Share"
 WAIT = 60.0
 
 
+#: one line at a time on the demo's output: the listener's thread and
+#: the scenario's print side by side
+_OUT_LOCK = threading.Lock()
+
+
+def _line(out: Any, text: str) -> None:
+    with _OUT_LOCK:
+        out.write(text + "\n")
+        out.flush()
+
+
 class _Printer:
     """Notification endpoint: prints share_worker events, queues them."""
 
@@ -44,10 +55,9 @@ class _Printer:
         if not event_type.startswith("share_worker."):
             return
         error = payload.get("error") or {}
-        print("  event %-42s %s status=%s%s" % (
+        _line(self._out, "  event %-42s %s status=%s%s" % (
             event_type, payload.get("id"), payload.get("status"),
-            " error=%s" % error.get("code") if error else ""),
-            file=self._out, flush=True)
+            " error=%s" % error.get("code") if error else ""))
         self.events.put((event_type, payload))
 
     info = error = _event
@@ -143,7 +153,7 @@ class Demo:
                 return payload
 
     def _say(self, text: str) -> None:
-        print("[demo] %s" % text, file=self.out, flush=True)
+        _line(self.out, "[demo] %s" % text)
 
     def stop(self) -> None:
         if self._listener is not None:

@@ -68,10 +68,13 @@ class Reconciler:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renewer: threading.Thread | None = None
+        #: set to renew now (the reconciler found its leases lapsed)
+        self._renew_due = threading.Event()
         self._pool = futures.ThreadPoolExecutor(
             max_workers=self._conf.manila_workers,
             thread_name_prefix="manila")
-        self._next_scan = self._next_claim = self._next_renew = clock()
+        self._next_scan = self._next_claim = clock()
         #: until when this worker's leases are sure to hold (the last
         #: renewal that reached the store, plus lease_seconds)
         self._leases_hold_until = clock() + datetime.timedelta(
@@ -91,6 +94,11 @@ class Reconciler:
         self._thread = threading.Thread(target=self._run, name="reconciler",
                                         daemon=True)
         self._thread.start()
+        # Leases are renewed on a thread of their own: a long cycle (a
+        # big batch of results, a slow store) must not let them lapse.
+        self._renewer = threading.Thread(target=self._renew_loop,
+                                         name="leases", daemon=True)
+        self._renewer.start()
 
     def stop(self, release: bool = True, timeout: float = 30.0) -> None:
         """Stop within *timeout* seconds. Leases are given back, except
@@ -100,8 +108,10 @@ class Reconciler:
         deadline = time.monotonic() + timeout
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=max(0.1, deadline - time.monotonic()))
+        self._renew_due.set()
+        for thread in (self._thread, self._renewer):
+            if thread is not None:
+                thread.join(timeout=max(0.1, deadline - time.monotonic()))
         self._pool.shutdown(wait=False, cancel_futures=True)
         while self._acting and time.monotonic() < deadline:
             self._wake.wait(0.05)
@@ -164,20 +174,47 @@ class Reconciler:
         for the length of one Manila call (StepRunner calls this before
         every change in Manila)."""
         now = self._clock()
-        if now >= self._leases_hold_until or not self._store.fence(
-                op.id, self._owner, now, now + self._call_hold):
+        with self._lock:
+            # A step of an operation let go of (and maybe taken back
+            # since, by a new holding) is no longer this worker's.
+            held = self._held.get(op.id) is op
+        if not held or now >= self._leases_hold_until or \
+                not self._store.fence(op.id, self._owner, now,
+                                      now + self._call_hold):
             raise exception.LeaseLost(what="%s %s" % (op.record_kind,
                                                       op.record_id))
+
+    def _renew_loop(self) -> None:
+        lease = datetime.timedelta(seconds=self._conf.lease_seconds)
+        down = False
+        while not self._stopping.is_set():
+            try:
+                self._renew(self._clock(), lease)
+            except exception.StoreUnavailable as e:
+                if not down:
+                    LOG.warning("Reconciler: leases could not be renewed "
+                                "(%s)", e.message)
+                down = True
+                self._stopping.wait(1.0)
+                continue
+            except Exception:
+                LOG.exception("Reconciler: renewing the leases failed")
+                self._stopping.wait(1.0)
+                continue
+            down = False
+            self._wake.set()          # the reconciler may go on now
+            self._renew_due.wait(lease.total_seconds() / 3)
+            self._renew_due.clear()
 
     def _renew(self, now: datetime.datetime,
                lease: datetime.timedelta) -> None:
         """Renew every lease; let go of the operations whose lease was
         not renewed (another worker took them, or they lapsed)."""
-        before = set(self._held)
+        with self._lock:
+            before = set(self._held)
         try:
             kept = self._store.renew(self._owner, now, now + lease)
         except exception.StoreUnavailable:
-            self._next_renew = now + datetime.timedelta(seconds=1)
             if now >= self._leases_hold_until and self._held:
                 LOG.warning("Reconciler: leases could not be renewed for "
                             "%d s; letting go of %d operation(s) (taken "
@@ -186,7 +223,6 @@ class Reconciler:
                 self._let_go(set(self._held))
             raise
         self._leases_hold_until = now + lease
-        self._next_renew = now + lease / 3
         lost = before - kept
         if lost:
             LOG.warning("Reconciler: %d lease(s) not renewed (taken over "
@@ -203,9 +239,8 @@ class Reconciler:
         self._drain_results()
         now = self._clock()
         lease = datetime.timedelta(seconds=self._conf.lease_seconds)
-        if now >= self._next_renew:
-            self._renew(now, lease)
         if now >= self._leases_hold_until:
+            self._renew_due.set()
             return          # no change in Manila without a lease
         if now >= self._next_claim:
             self._claim(now, now + lease)
@@ -229,13 +264,17 @@ class Reconciler:
         room = self._conf.batch_size - len(self._held)
         if room <= 0:
             return
+        with self._lock:
+            exclude = set(self._held)
         for op in self._store.claim(self._owner, now, until, room,
-                                    exclude=set(self._held)):
+                                    exclude=exclude):
             if op.taken_over:
                 LOG.info("%s %s: taking over %s at phase %s",
                          op.record_kind, op.record_id, op.kind, op.phase)
-                self._resumed.add(op.id)
-            self._held[op.id] = op
+            with self._lock:
+                if op.taken_over:
+                    self._resumed.add(op.id)
+                self._held[op.id] = op
 
     def _scan(self, now: datetime.datetime) -> None:
         groups: dict[tuple, list[Operation]] = {}
@@ -279,11 +318,11 @@ class Reconciler:
             with self._lock:
                 self._acting.add(op.id)
             try:
-                self._results.put((op.id, fn(*args)))
+                self._results.put((op, fn(*args)))
             except Exception:
                 LOG.exception("%s %s: step failed", op.record_kind,
                               op.record_id)
-                self._results.put((op.id, None))
+                self._results.put((op, None))
             finally:
                 with self._lock:
                     self._acting.discard(op.id)
@@ -301,7 +340,7 @@ class Reconciler:
             LOG.warning("Polling %ss of project %s failed: %s", kind,
                         project_id, e)
             for op in waiting:
-                self._results.put((op.id, None))
+                self._results.put((op, None))
             self._wake.set()
             return
         for op in waiting:
@@ -313,13 +352,17 @@ class Reconciler:
                 LOG.exception("%s %s: observe failed", op.record_kind,
                               op.record_id)
                 advance = None
-            self._results.put((op.id, advance))
+            self._results.put((op, advance))
         self._wake.set()
 
     # -- results ------------------------------------------------------------
 
     def _drain_results(self) -> None:
-        done: list[tuple[str, Advance | None]] = []
+        """Record the steps that ended, in one transaction. A result of
+        an operation let go of meanwhile (its lease lapsed) is dropped,
+        even if the operation was taken back since: the one held now
+        redoes the step (its lookups find what the step made)."""
+        done: list[tuple[Operation, Any]] = []
         while True:
             try:
                 done.append(self._results.get_nowait())
@@ -327,9 +370,14 @@ class Reconciler:
                 break
         if not done:
             return
-        advances = [adv for _, adv in done
+        with self._lock:
+            current = [(op, adv) for op, adv in done
+                       if self._held.get(op.id) is op]
+        for op, _ in done:
+            self._busy.discard(op.id)
+        advances = [adv for _, adv in current
                     if adv is not None and adv is not LEASE_LOST]
-        lost: set[str] = {op_id for op_id, adv in done if adv is LEASE_LOST}
+        lost: set[str] = {op.id for op, adv in current if adv is LEASE_LOST}
         if advances:
             try:
                 now = self._clock()
@@ -338,25 +386,22 @@ class Reconciler:
                         seconds=self._conf.lease_seconds)))
             except Exception:
                 # Keep the results: the next cycle writes them again.
-                for item in done:
+                for item in current:
+                    self._busy.add(item[0].id)
                     self._results.put(item)
                 raise
         finished = 0
-        for op_id, adv in done:
-            self._busy.discard(op_id)
-            op = self._held.get(op_id)
-            if op is None:
-                continue
-            if op_id in lost or op.finished:
-                self._let_go({op_id})
-                finished += op.finished and op_id not in lost
-                if op_id in lost:
+        for op, adv in current:
+            if op.id in lost or op.finished:
+                self._let_go({op.id})
+                finished += op.finished and op.id not in lost
+                if op.id in lost:
                     LOG.warning("%s %s: the lease is another worker's now; "
                                 "letting go of it", op.record_kind,
                                 op.record_id)
             elif adv is not None and not op.state.get("wait"):
                 with self._lock:
-                    self._ready.append(op_id)
+                    self._ready.append(op.id)
         if advances:
             self.finished += finished
             self._on_applied(finished)

@@ -84,3 +84,48 @@ def test_leases_not_renewed_are_let_go_then_taken_back(make_engine, manila,
                      timeout=15)
     assert len(creates(manila)) == 1
     assert len(manila.snapshots.calls) > calls      # looked up, not made
+
+
+def test_a_step_of_an_operation_let_go_of_makes_no_change(make_engine,
+                                                          manila, caplog):
+    """The lease lapses while a step runs (a slow Manila answer); the
+    worker lets go of the operation and takes it back, as taken over.
+    The old step, when it goes on, makes no change (the lease is the new
+    holding's); the new one makes the one snapshot."""
+    import threading
+
+    engine = make_engine(lease_seconds=2)
+    share = manila.add_share()
+    release = threading.Event()
+    inside = threading.Event()
+    real_get = manila.shares.get
+    calls = []
+
+    def slow_first_get(share_id):
+        calls.append(share_id)
+        if len(calls) == 1:
+            inside.set()
+            release.wait(10)
+        return real_get(share_id)
+
+    manila.shares.get = slow_first_get
+    engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                   checkpoint_id="cp-slow")
+    assert inside.wait(5)
+    held = engine.reconciler._held
+    [(op_id, first)] = list(held.items())
+    t = models.operations
+    with engine.store.write() as conn:        # the lease lapses
+        conn.execute(sa.update(t).where(t.c.id == op_id).values(
+            lease_until=sa.func.datetime("now", "-1 hour")))
+    wait_for(lambda: held.get(op_id) not in (None, first), timeout=10,
+             what="the operation let go of and taken back")
+    release.set()
+    wait_for(lambda: creates(manila), what="the snapshot create")
+    become(manila, "snapshot", "available")
+    engine.sink.wait("cp-slow", "share_worker.checkpoint.protect.end",
+                     timeout=10)
+    assert len(creates(manila)) == 1
+    # the old step was fenced off: the new holding made the snapshot
+    assert "checkpoint cp-slow: the lease is no longer this worker's" in \
+        caplog.text
