@@ -50,6 +50,8 @@ _FINISH = sa.update(_OPS).where(_OP_FENCE).values(
     {name: sa.bindparam(name) for name in _STEP_COLUMNS}).values(
     auth_token=None, lease_owner=None, lease_until=None)
 _RECORD_UPDATES: dict[tuple, sa.Update] = {}
+#: most ids named in one statement
+_CHUNK = 1000
 #: an event whose id is queued already (a redelivered refusal) is not
 #: queued twice
 _INSERT_EVENT = {
@@ -146,18 +148,41 @@ class OperationStore:
         return ops
 
     def renew(self, owner: str, now: datetime.datetime,
-              lease_until: datetime.datetime) -> set[str]:
+              lease_until: datetime.datetime,
+              op_ids: set[str] | None = None) -> set[str]:
         """Extend *owner*'s leases that have not lapsed (a longer hold
-        taken for a Manila call stays); the ids renewed."""
+        taken for a Manila call stays), of *op_ids* only if given (the
+        operations the caller holds: one it let go of lapses, to be
+        claimed again as taken over); the ids renewed.
+
+        Rows are locked in id order, as :meth:`apply` locks them, so a
+        renewal and a batch of steps never deadlock."""
         t = models.operations
+        live = [t.c.lease_owner == owner, t.c.finished.is_(False),
+                t.c.lease_until >= now]
+        chunks: list[list[str] | None] = [None]
+        if op_ids is not None:
+            ordered = sorted(op_ids)
+            chunks = [ordered[i:i + _CHUNK]
+                      for i in range(0, len(ordered), _CHUNK)]
+        renewed: set[str] = set()
         with self.store.write() as conn:
-            rows = conn.execute(sa.update(t).where(
-                t.c.lease_owner == owner, t.c.finished.is_(False),
-                t.c.lease_until >= now).values(
-                lease_until=sa.case((t.c.lease_until > lease_until,
-                                     t.c.lease_until), else_=lease_until)
-            ).returning(t.c.id))
-            return {row.id for row in rows}
+            for chunk in chunks:
+                where = list(live)
+                if chunk is not None:
+                    where.append(t.c.id.in_(chunk))
+                q = sa.select(t.c.id).where(*where).order_by(t.c.id)
+                if not self.store.is_sqlite:
+                    q = q.with_for_update()
+                ids = [row.id for row in conn.execute(q)]
+                if not ids:
+                    continue
+                conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(
+                    lease_until=sa.case((t.c.lease_until > lease_until,
+                                         t.c.lease_until),
+                                        else_=lease_until)))
+                renewed.update(ids)
+        return renewed
 
     def fence(self, op_id: str, owner: str, now: datetime.datetime,
               hold_until: datetime.datetime) -> bool:
@@ -200,7 +225,8 @@ class OperationStore:
         lease_until = lease_until or now + datetime.timedelta(seconds=30)
         lost = []
         with self.store.write() as conn:
-            for adv in advances:
+            # in id order, as renew() locks them: no deadlock between them
+            for adv in sorted(advances, key=lambda a: a.op.id):
                 op = adv.op
                 values = dict(
                     b_id=op.id, b_owner=owner, phase=op.phase,

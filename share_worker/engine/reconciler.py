@@ -213,7 +213,7 @@ class Reconciler:
         with self._lock:
             before = set(self._held)
         try:
-            kept = self._store.renew(self._owner, now, now + lease)
+            kept = self._store.renew(self._owner, now, now + lease, before)
         except exception.StoreUnavailable:
             if now >= self._leases_hold_until and self._held:
                 LOG.warning("Reconciler: leases could not be renewed for "

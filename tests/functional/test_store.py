@@ -413,3 +413,19 @@ def test_a_delete_and_a_restore_never_both_get_past_the_check(store):
                 models.restores.c.checkpoint_id == cid)).scalar_one()
             assert (status == "deleting") != (restores == 1), (cid, status,
                                                                restores)
+
+
+def test_renew_of_the_held_ones_lets_the_others_lapse(store):
+    """A worker renews only what it holds: one it let go of lapses and
+    can be claimed again (by it, as taken over)."""
+    ops = OperationStore(store)
+    for name in ("a", "b"):
+        ops.accept("checkpoint", checkpoint(name), operation(name), "e")
+    now = T0 + datetime.timedelta(seconds=10)
+    assert ops.renew("w1", now, now + datetime.timedelta(seconds=30),
+                     {"op-a"}) == {"op-a"}
+    later = T0 + datetime.timedelta(seconds=35)      # b lapsed, a not
+    [again] = ops.claim("w1", later, later + datetime.timedelta(seconds=30),
+                        10, exclude={"op-a"})
+    assert again.id == "op-b" and again.taken_over
+    assert ops.renew("w1", later, later, set()) == set()

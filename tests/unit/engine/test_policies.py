@@ -368,3 +368,33 @@ def test_the_scheduler_thread_wakes_for_each_due_tick(engine, manila, conf):
         scheduler.stop()
     assert engine.policies.soonest() > engine.policies.get_row(
         policy["id"]).created_at
+
+
+def test_retention_keeps_a_checkpoint_being_restored_from(engine, manila,
+                                                          scheduler, clock):
+    """Invariant 11: retention skips a checkpoint with a restore in
+    progress (pruning no other instead) and prunes it once the restore
+    ends."""
+    manila.add_share()
+    policy = engine.create_policy(ctx(), hourly(retention={"max_count": 1}))
+    for i in range(2):
+        clock.jump(3600)
+        assert scheduler.run_once() == 1
+        wait_for(lambda: len(manila.snapshots.items) == i + 1)  # noqa: B023
+        finish_snapshots(manila)
+        wait_for(lambda: all(c["status"] == "available" for c in
+                             policy_checkpoints(engine, policy["id"])))
+    older = policy_checkpoints(engine, policy["id"])[-1]
+    restore = engine.restore(ctx(), older["id"])
+    wait_for(lambda: [s for s in manila.shares.items.values()
+                      if s.status == "creating"], what="the restore")
+    assert scheduler.prune_once() == 0
+    assert [c["status"] for c in policy_checkpoints(engine, policy["id"])] \
+        == ["available", "available"]
+    for share in manila.shares.items.values():
+        if share.status == "creating":
+            share.status = "available"
+    engine.sink.wait(restore["id"], "share_worker.restore.end")
+    assert scheduler.prune_once() == 1
+    assert policy_checkpoints(engine, policy["id"])[-1]["status"] == \
+        "deleting"
