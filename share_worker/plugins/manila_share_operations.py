@@ -16,7 +16,8 @@ from the checkpoint id (:func:`tag_name`, renamed to a user's
 A step that may already have created one looks it up by that tag before
 creating, and only the tag, never a name a user chose, makes a snapshot
 the checkpoint's (:func:`tagged`). An operation another worker held
-before (it may still be finishing a create) looks again once its
+before (it may still be finishing a create), or whose earlier create
+lost its answer (that request may still land), looks again once its
 snapshot is available and deletes any second tagged one (``sweep``);
 ``delete`` removes every snapshot tagged with the checkpoint. Every call
 that changes Manila is preceded by ``step.fence()``.
@@ -200,8 +201,10 @@ class ProtectShare(_CleanupMixin, _Routed):
         share_id = step.state["resource"]["id"]
         options = step.state["options"]
         client = step.client()
-        if step.taken_over:
-            # The worker before may still be finishing a create.
+        if step.taken_over or step.maybe_done:
+            # The worker before may still be finishing a create, or an
+            # earlier create whose answer was lost may land after this
+            # one: look again once the snapshot is available.
             step.state["contested"] = True
         saved_info = self._checked_share(client, step)
         found = self._tagged(client, step) if step.maybe_done else []

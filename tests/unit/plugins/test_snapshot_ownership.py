@@ -113,6 +113,37 @@ def test_a_takeover_keeps_one_tagged_snapshot_and_deletes_the_rest(manila):
     assert manila.snapshots.items[older.id].status == "available"
 
 
+def test_a_create_whose_answer_was_lost_sweeps_a_late_landing(manila):
+    """The first create timed out; its request lands only after the
+    retry's snapshot exists: the checkpoint keeps one, deletes the
+    other."""
+    share = manila.add_share(project_id="p1")
+    step = fakes.FakeStep(manila, protect_state(share.id), maybe_done=True)
+    ops.ProtectShare().act("start", step)
+    mine = step.state["snapshot_id"]
+    assert step.state["contested"] is True
+    late = user_snapshot(manila, share.id, "x",
+                         metadata={ops.CHECKPOINT_TAG: "cp-1"})
+    t = ops.ProtectShare().observe("wait_snapshot", step,
+                                   {"id": mine, "status": "available"})
+    assert t.phase == "sweep"
+    t = ops.ProtectShare().act("sweep", step)
+    assert t.outcome.success
+    assert manila.snapshots.items[late.id].status == "deleting"
+    assert step.state["snapshot_id"] == mine
+
+
+def test_a_first_create_is_not_contested(manila):
+    share = manila.add_share(project_id="p1")
+    step = fakes.FakeStep(manila, protect_state(share.id))
+    ops.ProtectShare().act("start", step)
+    assert "contested" not in step.state
+    t = ops.ProtectShare().observe(
+        "wait_snapshot", step,
+        {"id": step.state["snapshot_id"], "status": "available"})
+    assert t.outcome.success
+
+
 def test_a_sweep_that_cannot_look_still_keeps_the_checkpoint(manila):
     share = manila.add_share()
     step = fakes.FakeStep(manila, protect_state(share.id), taken_over=True)
