@@ -24,6 +24,10 @@ API version history:
 * 1.1 - protection policies: create_policy, show_policy, list_policies,
   update_policy, delete_policy. The 1.0 methods are still sent as 1.0,
   so this client keeps working with a 1.0 worker for them.
+* 1.2 - limits, all projects, quotas: ``list_*`` take ``filters``
+  ``{"all_projects": true}`` (sent as 1.2; other lists keep their
+  version), page size capped at the worker's ``max_page_size``, sizes
+  of fields and requests bounded, ``QuotaExceeded``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from typing import Any
 import oslo_messaging
 from oslo_config import cfg
 
-RPC_API_VERSION = "1.1"
+RPC_API_VERSION = "1.2"
+#: the version a list asking for every project is sent with
+ALL_PROJECTS_VERSION = "1.2"
 #: the version the 1.0 methods are sent with
 BASE_VERSION = "1.0"
 EXCHANGE = "share_worker"
@@ -46,6 +52,12 @@ def _context(ctxt: Any) -> dict:
     if isinstance(ctxt, dict):
         return ctxt
     raise TypeError("ctxt must be a RequestContext or its to_dict() dict")
+
+
+def _list_version(filters: dict | None, version: str) -> str:
+    if filters and filters.get("all_projects"):
+        return ALL_PROJECTS_VERSION
+    return version
 
 
 class ShareWorkerAPI:
@@ -125,8 +137,9 @@ class ShareWorkerAPI:
     def list_checkpoints(self, ctxt: Any, filters: dict | None = None,
                          limit: int | None = None,
                          marker: str | None = None) -> list:
-        return self._call(ctxt, "list_checkpoints", filters=filters,
-                          limit=limit, marker=marker)
+        return self._call(ctxt, "list_checkpoints",
+                          _list_version(filters, BASE_VERSION),
+                          filters=filters, limit=limit, marker=marker)
 
     def show_restore(self, ctxt: Any, restore_id: str) -> dict:
         return self._call(ctxt, "show_restore", restore_id=restore_id)
@@ -134,8 +147,9 @@ class ShareWorkerAPI:
     def list_restores(self, ctxt: Any, filters: dict | None = None,
                       limit: int | None = None,
                       marker: str | None = None) -> list:
-        return self._call(ctxt, "list_restores", filters=filters,
-                          limit=limit, marker=marker)
+        return self._call(ctxt, "list_restores",
+                          _list_version(filters, BASE_VERSION),
+                          filters=filters, limit=limit, marker=marker)
 
     # -- protectables and schemas -------------------------------------------
 
@@ -179,7 +193,8 @@ class ShareWorkerAPI:
     def list_policies(self, ctxt: Any, filters: dict | None = None,
                       limit: int | None = None,
                       marker: str | None = None) -> list:
-        return self._call(ctxt, "list_policies", "1.1", filters=filters,
+        return self._call(ctxt, "list_policies",
+                          _list_version(filters, "1.1"), filters=filters,
                           limit=limit, marker=marker)
 
     def update_policy(self, ctxt: Any, policy_id: str,

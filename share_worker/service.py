@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from oslo_config import cfg
 
 from share_worker import exception, messaging
+from share_worker.authorization import Authorizer
 from share_worker.clients.keystone import TokenValidator
 from share_worker.clients.manila import ManilaClientFactory
 from share_worker.db.store import Store
@@ -103,9 +104,11 @@ class WorkerService:
         if strategy == "keystone":
             tokens = TokenValidator(self.engine.clients.service_session,
                                     conf.share_worker.token_cache_seconds)
-        endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
-                     ProtectablesEndpoint(self.engine, strategy, tokens),
-                     PolicyEndpoint(self.engine, strategy, tokens)]
+        authorizer = Authorizer(conf)
+        authorizer.check_policy_file()
+        endpoints = [cls(self.engine, strategy, tokens, authorizer)
+                     for cls in (ProtectionEndpoint, ProtectablesEndpoint,
+                                 PolicyEndpoint)]
         self.server = messaging.rpc_server(conf, endpoints)
         self.scheduler = Scheduler(self.engine, conf)
         self.listener = None

@@ -72,6 +72,8 @@ class RpcServer:
         #: when the store last failed a request (one warning per outage)
         self._store_down_since: float | None = None
         self._store_lock = threading.Lock()
+        #: requests handled (answered or refused) since the start
+        self.handled = 0
 
     def start(self, wait: float = 10.0) -> bool:
         """Start consuming; see :meth:`Consumer.start`."""
@@ -84,6 +86,11 @@ class RpcServer:
     # -- one message ----------------------------------------------------------
 
     def _handle(self, delivery: Delivery) -> None:
+        self._handle_one(delivery)     # Abandon: given back, not handled
+        with self._store_lock:
+            self.handled += 1
+
+    def _handle_one(self, delivery: Delivery) -> None:
         try:
             request = wire.parse_request(wire.decode(delivery.body))
         except wire.BadMessage as e:
@@ -92,6 +99,7 @@ class RpcServer:
                 self._reply(e.reply_q, e.msg_id, failure=_failure(
                     exception.InvalidInput(reason=str(e))))
             return
+        request.size = _size(delivery)
         monitor = _Monitor(self, request)
         try:
             result, failure = self._dispatch(request)
@@ -234,6 +242,20 @@ class _Monitor:
 
     def stop(self) -> None:
         self._done.set()
+
+
+def _size(delivery: Delivery) -> int:
+    """Bytes of the message as sent (its body before decoding)."""
+    raw = getattr(delivery.message, "body", None)
+    if isinstance(raw, (bytes, bytearray, str)):
+        return len(raw)
+    body = delivery.body
+    if isinstance(body, (bytes, bytearray, str)):
+        return len(body)
+    try:
+        return len(jsonutils.dumps(body))
+    except (TypeError, ValueError):
+        return 0
 
 
 def version_is_compatible(served: str, asked: str) -> bool:

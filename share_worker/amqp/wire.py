@@ -61,6 +61,8 @@ class RpcRequest:
     reply_q: str | None = None
     #: the caller's call-monitor timeout (seconds), if it asked for one
     call_monitor: float | None = None
+    #: bytes of the message as it came off the wire
+    size: int = 0
 
     @property
     def is_cast(self) -> bool:

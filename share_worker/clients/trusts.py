@@ -10,9 +10,12 @@ the share's project::
     actor.revoke(policy_row.trust_id, ctx)   # at delete_policy
 
 In keystone mode that is a Keystone trust from the policy's creator to
-the worker's service user (from ``[manila_client]``, password auth),
-with the creator's roles in the project and impersonation; in noauth
-mode it is simply the policy's project.
+the worker's service user (from ``[manila_client]``, password auth) in
+the policy's project, delegating only ``[share_worker] trust_roles``
+(default ``member``: what protecting a share needs; never admin), with
+no impersonation and no redelegation; in noauth mode it is simply the
+policy's project. Every Keystone request waits at most ``[manila_client]
+timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -85,9 +88,24 @@ class TrustActor:
                        "trusts")
         return url if url.endswith("/v3") else url + "/v3"
 
+    def _timeout(self) -> float:
+        return float(self._conf[_GROUP].timeout or 60)
+
     def _as_caller(self, ctx: o_context.RequestContext) -> ks_session.Session:
         return ks_session.Session(auth=token_endpoint.Token(
-            self._identity_url(), ctx.auth_token))
+            self._identity_url(), ctx.auth_token), timeout=self._timeout())
+
+    def _roles(self, ctx: o_context.RequestContext) -> list[str]:
+        """The roles to delegate: those the policy's operations need,
+        each of which the caller must hold."""
+        wanted = list(self._conf.share_worker.trust_roles)
+        missing = [r for r in wanted if r not in (ctx.roles or [])]
+        if missing:
+            raise exception.Forbidden(
+                reason="a protection policy acts with role(s) %s in the "
+                       "project, which this request's token does not hold"
+                       % ", ".join(missing))
+        return wanted
 
     def delegate(self, ctx: o_context.RequestContext) -> str:
         """Create the trust with the caller's token; its id. The context's
@@ -95,25 +113,31 @@ class TrustActor:
         validate each token with Keystone), and Keystone refuses a trust
         of rights the caller does not hold."""
         url = self._identity_url()
+        roles = self._roles(ctx)
         try:
             trustee = self._service_session().get_user_id()
             body = {"trust": {
                 "trustor_user_id": ctx.user_id,
                 "trustee_user_id": trustee, "project_id": ctx.project_id,
-                "impersonation": True,
-                "roles": [{"name": role} for role in ctx.roles],
+                "impersonation": False,
+                "roles": [{"name": role} for role in roles],
                 "allow_redelegation": False}}
             trust = self._as_caller(ctx).post(
                 url + "/OS-TRUST/trusts", json=body).json()["trust"]
         except (ks_exc.Unauthorized, ks_exc.Forbidden, ks_exc.NotFound) as e:
             raise exception.Forbidden(
-                reason="Keystone refused to delegate the policy's rights to "
-                       "the worker: %s" % e) from e
+                reason="Keystone refused to delegate role(s) %s to the "
+                       "worker (HTTP %s)" % (", ".join(roles),
+                                             getattr(e, "http_status", None))
+            ) from e
         except ks_exc.ClientException as e:
             raise exception.ManilaUnavailable(
-                reason="Keystone: could not create a trust: %s" % e) from e
-        LOG.info("Trust %s: user %s of project %s delegates to the worker",
-                 trust["id"], ctx.user_id, ctx.project_id)
+                reason="Keystone: could not create a trust: %s"
+                       % type(e).__name__) from e
+        # the trust id is a credential of sorts: never logged
+        LOG.info("Trust made: user %s of project %s delegates role(s) %s "
+                 "to the worker", ctx.user_id, ctx.project_id,
+                 ", ".join(roles))
         return trust["id"]
 
     def revoke(self, trust_id: str | None,
@@ -131,14 +155,16 @@ class TrustActor:
         for sess in sessions:
             try:
                 sess.delete(url)
-                LOG.info("Trust %s deleted", trust_id)
+                LOG.info("A policy's trust was deleted")
                 return
             except ks_exc.NotFound:
                 return
             except ks_exc.ClientException as e:
-                LOG.debug("Trust %s: delete refused: %s", trust_id, e)
-        LOG.warning("Trust %s could not be deleted; delete it in Keystone",
-                    trust_id)
+                LOG.debug("A policy's trust: delete refused: %s",
+                          type(e).__name__)
+        LOG.warning("A policy's trust could not be deleted; list the "
+                    "worker's trusts in Keystone (openstack trust list) and "
+                    "delete it")
 
     def context(self, policy: Any) -> o_context.RequestContext:
         """A context with a trust-scoped token: acts as the creator."""
@@ -146,6 +172,7 @@ class TrustActor:
             raise exception.Forbidden(
                 reason="policy %s has no Keystone trust to act with"
                        % policy.id)
+        timeout = self._timeout()
         with self._lock:
             auth = self._auths.get(policy.trust_id)
         if auth is None:
@@ -160,17 +187,20 @@ class TrustActor:
                 trust_id=policy.trust_id)
             with self._lock:
                 self._auths[policy.trust_id] = auth
-        sess = ks_session.Session(auth=auth)
+        sess = ks_session.Session(auth=auth, timeout=timeout)
         try:
             token = sess.get_token()
             user_id = sess.get_user_id()
         except (ks_exc.Unauthorized, ks_exc.Forbidden, ks_exc.NotFound) as e:
             raise exception.Forbidden(
-                reason="policy %s: its trust %s no longer works: %s"
-                       % (policy.id, policy.trust_id, e)) from e
+                reason="policy %s: its Keystone trust no longer works "
+                       "(HTTP %s); update or re-create the policy"
+                       % (policy.id, getattr(e, "http_status", None))
+            ) from e
         except ks_exc.ClientException as e:
             raise exception.ManilaUnavailable(
-                reason="Keystone: trust token: %s" % e) from e
+                reason="Keystone: trust token: %s" % type(e).__name__
+            ) from e
         return o_context.RequestContext(
             auth_token=token, user_id=user_id,
             project_id=policy.project_id, request_id=_request_id(),

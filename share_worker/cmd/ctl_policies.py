@@ -31,6 +31,7 @@ from share_worker.cmd.ctl_policy_args import (
 from share_worker.cmd.ctl_session import (
     Command,
     Session,
+    add_all_projects_argument,
     add_json_flag,
     add_paging_arguments,
 )
@@ -89,8 +90,9 @@ def _configure_list(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="only the policies of this name")
     parser.add_argument("--project-id", dest="filter_project",
                         metavar="PROJECT_ID",
-                        help="the policies of this project (admins; not "
-                             "the request's --project)")
+                        help="only the policies of this project (with "
+                             "--all-projects; not the request's --project)")
+    add_all_projects_argument(parser, "policies")
     add_paging_arguments(parser, "policy", "policies")
 
 
@@ -99,6 +101,8 @@ def _list(session: Session, args: argparse.Namespace) -> None:
                                              ("project_id",
                                               args.filter_project))
                if value is not None}
+    if args.all_projects:
+        filters["all_projects"] = True
     _print_policies(session, session.api.list_policies(
         session.context(), filters or None, args.limit, args.marker))
 

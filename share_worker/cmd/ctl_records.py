@@ -30,6 +30,7 @@ from share_worker.cmd.ctl_session import (
     Command,
     CtlError,
     Session,
+    add_all_projects_argument,
     add_options_arguments,
     add_paging_arguments,
     options_from,
@@ -223,7 +224,8 @@ def _configure_list(parser: argparse.ArgumentParser) -> None:
         type=string_pair, action="append", default=[],
         help="a filter, repeatable (checkpoints: resource_id, "
              "resource_type, policy_id, trigger; restores: checkpoint_id; "
-             "admins: project_id)")
+             "project_id narrows --all-projects)")
+    add_all_projects_argument(parser, "records")
     add_paging_arguments(parser, "record", "records")
 
 
@@ -231,6 +233,8 @@ def _run_list(session: Session, args: argparse.Namespace) -> int:
     filters = dict(args.filter_pairs)
     if args.status:
         filters["status"] = args.status
+    if args.all_projects:
+        filters["all_projects"] = True
     if args.restores:
         rows = session.api.list_restores(session.context(), filters or None,
                                          args.limit, args.marker)

@@ -148,6 +148,16 @@ def add_paging_arguments(parser: argparse.ArgumentParser, one: str,
                              "previous page)" % one)
 
 
+def add_all_projects_argument(parser: argparse.ArgumentParser,
+                              many: str) -> None:
+    """``--all-projects``: every project's *many*, where the worker's
+    ``get_all_projects`` policy rule allows it (admins by default)."""
+    parser.add_argument("--all-projects", action="store_true",
+                        help="the %s of every project (the worker's "
+                             "share_worker:*:get_all_projects policy rule "
+                             "must allow it: admins by default)" % many)
+
+
 def seconds(text: str) -> float:
     try:
         value = float(text)

@@ -22,7 +22,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from share_worker import conf as sw_conf
-from share_worker import exception, messaging
+from share_worker import exception, log_escaping, messaging
 from share_worker.service import WorkerService
 
 LOG = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ def prepare(argv: Sequence[str] | None) -> cfg.ConfigOpts:
     conf(list(argv) if argv is not None else sys.argv[1:],
          project="share_worker")
     logging.setup(conf, "share_worker")
+    log_escaping.install()        # no caller-supplied text forges a line
     return conf
 
 

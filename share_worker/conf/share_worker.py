@@ -21,15 +21,40 @@ opts = [
     cfg.StrOpt("auth_strategy", default="keystone",
                choices=[("keystone", "act in Manila with the request's "
                                      "Keystone token"),
-                        ("noauth", "act in Manila as the request's project "
+                        ("noauth", "act in Manila as the project the "
+                                   "request names, with no identity check "
                                    "(Manila auth_strategy = noauth)")],
-               help="How requests are authenticated against Manila."),
+               help="How requests are authenticated. keystone: every "
+                    "request's token is validated with Keystone and its "
+                    "roles are checked against the oslo.policy rules. "
+                    "noauth gives NO isolation between projects: any "
+                    "caller on the bus acts as whatever project it "
+                    "names, as a member of it (roles and is_admin it "
+                    "claims are ignored); use it only with a Manila that "
+                    "itself runs with auth_strategy = noauth, on a "
+                    "private bus."),
     cfg.IntOpt("token_cache_seconds", default=60, min=0,
                help="auth_strategy = keystone: seconds a request token "
                     "Keystone validated is trusted without asking again "
                     "(never past its expiry). A revoked token is refused "
                     "at most this long after. 0: ask Keystone for every "
                     "request."),
+    cfg.ListOpt("trust_roles", default=["member"],
+                help="auth_strategy = keystone: the roles a protection "
+                     "policy's Keystone trust delegates to the worker (its "
+                     "scheduled and event-triggered checkpoints act with "
+                     "them in the policy's project). The policy's creator "
+                     "must hold each. Never delegate admin."),
+    cfg.ListOpt("token_encryption_keys", default=[], secret=True,
+                help="Fernet keys (cryptography's Fernet.generate_key()) "
+                     "that encrypt the callers' Keystone tokens an "
+                     "operation keeps in the store until it ends. The "
+                     "first encrypts, all decrypt: rotate by putting a new "
+                     "key first and dropping the old one once the "
+                     "operations recorded before have finished. Empty: a "
+                     "key file of this host's own under state_path, which "
+                     "serves one host; workers on several hosts sharing a "
+                     "store need the same keys here."),
     cfg.IntOpt("rpc_prefetch", default=64, min=1, max=10000,
                help="Most RPC requests this process holds at once before "
                     "they are handled. A request is acknowledged to the "
@@ -51,6 +76,26 @@ opts = [
                help="Most operations (protect, restore, delete) accepted "
                     "and not yet finished; beyond it requests are answered "
                     "Busy."),
+    cfg.IntOpt("max_in_flight_per_project", default=5000, min=1,
+               help="Most operations one project may have accepted and not "
+                    "yet finished; beyond it its requests are answered "
+                    "QuotaExceeded, so one project can't make the worker "
+                    "Busy for everyone."),
+    cfg.IntOpt("max_policies_per_project", default=100, min=0,
+               help="Most protection policies one project may have; "
+                    "create_policy beyond it is answered QuotaExceeded."),
+    cfg.IntOpt("min_schedule_interval", default=60, min=1,
+               help="Shortest time in seconds between two scheduled runs "
+                    "of a policy: a smaller interval_seconds, or a cron "
+                    "that fires more often, is refused (InvalidInput)."),
+    cfg.IntOpt("max_page_size", default=1000, min=1, max=100000,
+               help="Most records one list_* call returns: the default "
+                    "limit, and the largest one honoured (page with "
+                    "marker for more)."),
+    cfg.IntOpt("deleted_retention", default=30 * 86400, min=0,
+               help="Seconds a deleted checkpoint (with its restores and "
+                    "events) stays in the store before the worker purges "
+                    "it; 0: never purge."),
     cfg.FloatOpt("commit_delay", default=0.002, min=0.0, max=0.1,
                  help="Under load, seconds the share-worker process waits "
                       "for more accepted requests before it records them in "

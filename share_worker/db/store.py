@@ -229,7 +229,7 @@ class Store:
         q = sa.select(table)
         if project_id is not None:
             q = q.where(table.c.project_id == project_id)
-        elif filters.get("project_id"):
+        if filters.get("project_id"):         # narrows, never widens
             q = q.where(table.c.project_id == filters["project_id"])
         for key, column in columns.items():
             if key in filters and filters[key] is not None:

@@ -5,7 +5,7 @@ An endpoint is an :class:`Endpoint`; its methods are declared with
 contract's arguments::
 
     class RecordsEndpoint(Endpoint):
-        @rpc_method("checkpoint_id")
+        @rpc_method("checkpoint_id", rule="checkpoint:get")
         def show_checkpoint(self, ctx, checkpoint_id):
             return self.engine.show_checkpoint(ctx, checkpoint_id)
 
@@ -15,11 +15,19 @@ id) and the message's arguments; the method the decorator wraps sees a
 :class:`Call` instead, whose ``key`` names the request the same way on
 every redelivery of it.
 
-An endpoint has ``engine``, ``auth_strategy`` and ``tokens`` (a
+An endpoint has ``engine``, ``auth_strategy``, ``tokens`` (a
 :class:`share_worker.clients.keystone.TokenValidator` under
 ``auth_strategy = keystone``, which replaces the context's identity by
-its token's). Errors are the contract's exception classes; callers see them as
-``RemoteError`` with that ``exc_type``. Anything else (a bug) is logged
+its token's) and ``authorizer`` (:mod:`share_worker.authorization`):
+every method names its oslo.policy rule, checked before any work. In
+noauth mode there is no identity to check: the caller is a member of the
+project its context names, whatever roles or ``is_admin`` it claims.
+
+Errors are the contract's exception classes; callers see them as
+``RemoteError`` with that ``exc_type``. A refused cast publishes its
+``.error`` event only once its caller is authenticated, inside the
+caller's project; one whose token or context can't be trusted is only
+logged. Anything else (a bug) is logged
 and reaches the caller as ``InvalidState`` never as a traceback; a store
 that can't be reached (``StoreUnavailable``) goes back to the server,
 which keeps the request and tries it again.
@@ -37,8 +45,11 @@ from typing import Any
 import oslo_messaging
 from oslo_context import context as o_context
 
-from share_worker import exception
+from share_worker import exception, rpcapi
+from share_worker.authorization import NOAUTH_ROLES, RULE_NAMES, Authorizer
+from share_worker.authorization import PREFIX as RULE_PREFIX
 from share_worker.clients.keystone import TokenValidator
+from share_worker.endpoints import limits
 
 LOG = logging.getLogger(__name__)
 
@@ -52,23 +63,55 @@ _CONTEXT_TYPES = (("project_id", str), ("user_id", str),
                   ("auth_token", str), ("request_id", str),
                   ("is_admin", bool))
 _CONTEXT_KEYS = {"user_id": "user"}
-#: stored in 255-character columns
-_BOUNDED_KEYS = ("project_id", "user_id")
 _KIND_NAMES = {str: "a string", bool: "a boolean"}
 
 
 class Endpoint:
-    """An RPC endpoint of contract version 1.1 (which serves 1.0 callers
-    too): the engine it hands requests to, how contexts are
-    authenticated, and the token validator of keystone mode."""
+    """An RPC endpoint of the contract's version (``rpcapi.
+    RPC_API_VERSION``, which serves callers of earlier 1.x too): the
+    engine it hands requests to, how contexts are authenticated, the
+    token validator of keystone mode, and the authorizer (default: the
+    rules in code)."""
 
-    target = oslo_messaging.Target(version="1.1")
+    target = oslo_messaging.Target(version=rpcapi.RPC_API_VERSION)
 
     def __init__(self, engine: Any, auth_strategy: str,
-                 tokens: TokenValidator | None = None) -> None:
+                 tokens: TokenValidator | None = None,
+                 authorizer: Authorizer | None = None) -> None:
         self.engine = engine
         self.auth_strategy = auth_strategy
         self.tokens = tokens
+        self.authorizer = authorizer or Authorizer()
+
+    def authenticate(self, raw: Any) -> o_context.RequestContext:
+        """The caller's context, checked: in keystone mode its identity
+        is its token's; in noauth mode its claimed roles and is_admin
+        are dropped. Forbidden saying what is wrong."""
+        checked = request_context(_context(raw), self.auth_strategy)
+        if self.tokens is not None:
+            return self.tokens.authenticate(checked)
+        if self.auth_strategy == "noauth":
+            values = checked.to_dict()
+            values.update(roles=list(NOAUTH_ROLES), is_admin=False)
+            return o_context.RequestContext.from_dict(values,
+                                                      overwrite=False)
+        return checked
+
+    def all_projects(self, ctx: o_context.RequestContext, filters: Any,
+                     rule: str) -> bool:
+        """Whether a list asks for every project (``filters``
+        ``{"all_projects": true}``), which *rule* must allow; Forbidden
+        naming it otherwise."""
+        if not isinstance(filters, dict) or "all_projects" not in filters:
+            return False
+        wanted = filters["all_projects"]
+        if not isinstance(wanted, bool):
+            raise exception.InvalidInput(
+                reason="filter all_projects must be true or false, not %s"
+                       % type(wanted).__name__)
+        if wanted:
+            self.authorizer.authorize(rule, ctx)
+        return wanted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +130,8 @@ def _context(raw: Any) -> Any:
     so a hostile message can't break the dispatch."""
     if isinstance(raw, dict):
         try:
-            return o_context.RequestContext.from_dict(raw)
+            # not the thread's logging context until it is authenticated
+            return o_context.RequestContext.from_dict(raw, overwrite=False)
         except Exception:  # noqa: BLE001 - reported by request_context
             return raw
     return raw
@@ -111,10 +155,6 @@ def request_context(ctxt: Any, strategy: str) -> o_context.RequestContext:
                 reason="the request context's %s must be %s, not %s" % (
                     _CONTEXT_KEYS.get(key, key), _KIND_NAMES[kinds],
                     type(value).__name__))
-        if key in _BOUNDED_KEYS and value and len(value) > 255:
-            raise exception.Forbidden(
-                reason="the request context's %s is longer than 255 "
-                       "characters" % _CONTEXT_KEYS.get(key, key))
     if not isinstance(ctxt.roles, list) or not all(
             isinstance(r, str) for r in ctxt.roles):
         raise exception.Forbidden(
@@ -126,13 +166,18 @@ def request_context(ctxt: Any, strategy: str) -> o_context.RequestContext:
     return ctxt
 
 
-def rpc_method(*names: str, operation: str | None = None) -> Callable:
+def rpc_method(*names: str, rule: str,
+               operation: str | None = None) -> Callable:
     """Expose an endpoint method taking exactly the contract's *names*
-    (and the :class:`Call`, if it has a ``call`` parameter).
+    (and the :class:`Call`, if it has a ``call`` parameter), allowed by
+    the oslo.policy *rule* (``share_worker:<rule>``).
 
-    For an *operation* (protect, restore, delete), a refused cast is
-    reported on the bus as that operation's ``.error`` event.
+    For an *operation* (protect, restore, delete), a refused cast of an
+    authenticated caller is reported on the bus as that operation's
+    ``.error`` event.
     """
+    if RULE_PREFIX + rule not in RULE_NAMES:
+        raise ValueError("no policy rule %s%s" % (RULE_PREFIX, rule))
 
     def decorate(fn: Callable) -> Callable:
         params = inspect.signature(fn).parameters
@@ -148,12 +193,13 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
             ctxt = _context(request.ctxt)
             ctx = None
             try:
-                checked = request_context(ctxt, self.auth_strategy)
-                if self.tokens is not None:
-                    # keystone: the token's identity, not the sender's word
-                    checked = self.tokens.authenticate(checked)
-                ctx = checked
+                limits.check_context(request.ctxt)
+                ctx = self.authenticate(request.ctxt)
+                ctx.update_store()      # this thread's log lines name it
+                self.authorizer.authorize(rule, ctx)
                 _check_arguments(fn.__name__, kwargs, names, required)
+                limits.check_arguments(kwargs)
+                limits.check_request_size(getattr(request, "size", 0))
                 if wants_call:
                     return fn(self, ctx, call, **kwargs)
                 return fn(self, ctx, **kwargs)
@@ -173,9 +219,9 @@ def rpc_method(*names: str, operation: str | None = None) -> Callable:
                     reason="internal error in %s; see the worker's log "
                            "for request %s" % (fn.__name__,
                                                _request_id(ctxt)))
-            if call.is_cast and operation is not None:
-                _report(self.engine, operation, ctx or _untrusted(ctxt),
-                        kwargs, error, call)
+            if call.is_cast and operation is not None and ctx is not None:
+                # only an authenticated caller's project hears of it
+                _report(self.engine, operation, ctx, kwargs, error, call)
             raise error
 
         return method
@@ -195,16 +241,6 @@ def _report(engine: Any, operation: str, ctxt: Any, kwargs: dict,
         LOG.exception("Could not report the refused %s cast (request %s)",
                       operation, _request_id(ctxt))
 
-
-def _untrusted(ctxt: Any) -> dict:
-    """What a refused context may say in an error event: its project if
-    it names one as a string, and nothing to look records up with."""
-    project = getattr(ctxt, "project_id", None)
-    if project is None and isinstance(ctxt, dict):
-        project = ctxt.get("project_id")
-    if not isinstance(project, str) or len(project) > 255:
-        project = None
-    return {"project_id": project}
 
 
 def _check_arguments(method: str, kwargs: dict, names: tuple,

@@ -103,11 +103,12 @@ class PolicyMethods:
 
     def list_policies(self, ctx: o_context.RequestContext,
                       filters: Any = None, limit: Any = None,
-                      marker: Any = None) -> list[dict]:
+                      marker: Any = None,
+                      all_projects: bool = False) -> list[dict]:
         validate.require_project(ctx)
-        filters, limit, marker = validate.listing(filters, limit, marker)
-        return self.policies.list(self._scope(ctx, filters), filters, limit,
-                                  marker)
+        filters, limit, marker = self.listing(filters, limit, marker)
+        return self.policies.list(None if all_projects else ctx.project_id,
+                                  filters, limit, marker)
 
     def update_policy(self, ctx: o_context.RequestContext, policy_id: Any,
                       changes: Any) -> dict:

@@ -1,9 +1,11 @@
 """Read-only engine methods: records, protectables, plugin schemas.
 
-A project sees only its own checkpoints and restores; an admin context
-may name another project with the ``project_id`` filter::
+A project sees only its own checkpoints and restores, unless the caller
+may see every project's (the endpoint checked its ``all_projects``
+rule); the ``project_id`` filter narrows a list, never widens it::
 
     engine.list_checkpoints(ctx, {"status": "available"}, limit=50)
+    engine.list_checkpoints(admin_ctx, {"project_id": p}, all_projects=True)
     engine.list_protectable_dependents(ctx, "OS::Keystone::Project",
                                        ctx.project_id)
     engine.show_plugin_schemas("OS::Manila::Share")
@@ -25,6 +27,7 @@ class Queries:
 
     store: Store
     registry: Any
+    _conf: Any
 
     # -- records ------------------------------------------------------------
 
@@ -36,11 +39,13 @@ class Queries:
 
     def list_checkpoints(self, ctx: o_context.RequestContext,
                          filters: Any = None, limit: Any = None,
-                         marker: Any = None) -> list[dict]:
+                         marker: Any = None,
+                         all_projects: bool = False) -> list[dict]:
         validate.require_project(ctx)
-        filters, limit, marker = validate.listing(filters, limit, marker)
+        filters, limit, marker = self.listing(filters, limit, marker)
         return self.store.list_checkpoints(
-            self._scope(ctx, filters), filters, limit, marker)
+            None if all_projects else ctx.project_id, filters, limit,
+            marker)
 
     def show_restore(self, ctx: o_context.RequestContext,
                      restore_id: Any) -> dict:
@@ -50,21 +55,20 @@ class Queries:
 
     def list_restores(self, ctx: o_context.RequestContext,
                       filters: Any = None, limit: Any = None,
-                      marker: Any = None) -> list[dict]:
+                      marker: Any = None,
+                      all_projects: bool = False) -> list[dict]:
         validate.require_project(ctx)
-        filters, limit, marker = validate.listing(filters, limit, marker)
+        filters, limit, marker = self.listing(filters, limit, marker)
         return self.store.list_restores(
-            self._scope(ctx, filters), filters, limit, marker)
+            None if all_projects else ctx.project_id, filters, limit,
+            marker)
 
-    @staticmethod
-    def _scope(ctx: o_context.RequestContext, filters: dict) -> str | None:
-        wanted = filters.get("project_id")
-        if wanted is None or wanted == ctx.project_id:
-            return ctx.project_id
-        if not ctx.is_admin:
-            raise exception.Forbidden(
-                reason="only an admin may list another project's records")
-        return None
+    def listing(self, filters: Any, limit: Any, marker: Any
+                ) -> tuple[dict, int, str | None]:
+        """A list's arguments checked; the page at most
+        ``[share_worker] max_page_size``, and that by default."""
+        return validate.listing(filters, limit, marker,
+                                self._conf.share_worker.max_page_size)
 
     # -- protectables -------------------------------------------------------
 
@@ -98,17 +102,21 @@ class Queries:
         return plugin.show_resource(ctx, resource_id)
 
     def list_protectable_dependents(self, ctx: o_context.RequestContext,
-                                    resource_type: Any,
-                                    resource_id: Any) -> list[dict]:
+                                    resource_type: Any, resource_id: Any,
+                                    any_project: bool = False) -> list[dict]:
+        """What depends on *resource_id*; another project's only with
+        *any_project* (the caller's all-projects rule allows it)."""
         validate.require_project(ctx)
         self.registry.protectable(resource_type)
         if not isinstance(resource_id, str) or not resource_id:
             raise exception.InvalidInput(
                 reason="resource_id must be a non-empty string")
-        if resource_id != ctx.project_id and not ctx.is_admin:
+        if self.registry.dependent_types(resource_type) and \
+                resource_id != ctx.project_id and not any_project:
             raise exception.Forbidden(
-                reason="project %s may not list the resources of %s %s"
-                       % (ctx.project_id, resource_type, resource_id))
+                reason="policy does not allow share_worker:protectable:"
+                       "get_all_projects to this request's token: it may "
+                       "list the resources of its own project only")
         parent = {"type": resource_type, "id": resource_id}
         result = []
         for dep_type in self.registry.dependent_types(resource_type):

@@ -2,8 +2,14 @@
 a protect / restore / delete refused before it was recorded is reported
 as its ``.error`` event, shaped like the record it would have made::
 
-    event_type, payload = rejected_event("protect", ctxt, args, error, now)
+    event_type, payload = rejected_event("protect", ctx, args, error, now)
     # share_worker.checkpoint.protect.error, {"id": None, ..., "error": ...}
+
+Only an authenticated caller's refusals are reported, inside its own
+project, and an event names no record the caller can't see: it names
+the caller's own checkpoint (handed in as *checkpoint*), or the id the
+caller chose when no record has it (*named*), never another project's
+record; a "not found" message says nothing of the id.
 """
 
 from __future__ import annotations
@@ -29,15 +35,6 @@ MAX_ECHOED_OPTIONS = 4096
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 255 else None
-
-
-def _record_id(value: Any) -> str | None:
-    """The id the request named, if it is a valid one: an event never
-    carries garbage (a 10k-character or path-like "id") as an id."""
-    try:
-        return validate.record_id(value, "checkpoint_id")
-    except exception.InvalidInput:
-        return None
 
 
 def _project(ctxt: Any) -> str | None:
@@ -71,26 +68,32 @@ def _bounded(value: Any) -> dict:
 def rejected_event(kind: str, ctxt: Any, args: dict,
                    error: exception.ShareWorkerError,
                    now: datetime.datetime,
-                   checkpoint: dict | None = None) -> tuple[str, dict]:
+                   checkpoint: dict | None = None,
+                   named: str | None = None) -> tuple[str, dict]:
     """(event_type, payload) for a refused *kind* request."""
     stamp = isotime(now)
     options = _bounded(args.get("options"))
+    if isinstance(error, exception.CheckpointNotFound):
+        reported = {"code": error.code,
+                    "message": "the checkpoint_id names no checkpoint of "
+                               "project %s" % _project(ctxt)}
+    else:
+        reported = error.to_error()
     if kind == "restore":
         payload = {
             "id": None, "project_id": _project(ctxt),
-            "checkpoint_id": _record_id(args.get("checkpoint_id")),
+            "checkpoint_id": named,
             "status": "fail", "options": options,
             "target": {"share_id": None, "mode": None},
-            "error": error.to_error(), "created_at": stamp,
+            "error": reported, "created_at": stamp,
             "updated_at": stamp}
-    elif checkpoint is not None:
-        payload = dict(checkpoint, error=error.to_error())
+    elif kind == "delete" and checkpoint is not None:
+        payload = dict(checkpoint, error=reported)
     else:
         payload = {
-            "id": _record_id(args.get("checkpoint_id")),
-            "project_id": _project(ctxt),
+            "id": named, "project_id": _project(ctxt),
             "resource": _resource(args.get("resource")),
             "status": "error", "options": options, "saved_info": {},
-            "trigger": "rpc", "policy_id": None, "error": error.to_error(),
+            "trigger": "rpc", "policy_id": None, "error": reported,
             "created_at": stamp, "updated_at": stamp}
     return EVENT_TYPES[kind], payload

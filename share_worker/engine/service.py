@@ -39,6 +39,7 @@ from share_worker.engine.queries import Queries
 from share_worker.engine.reconciler import Reconciler
 from share_worker.engine.rejected import rejected_event
 from share_worker.engine.steps import KINDS, StepRunner
+from share_worker.token_cipher import TokenCipher
 
 LOG = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ class Engine(Queries, PolicyMethods):
         self.admission = Admission(
             self.ops, lambda: conf.share_worker.max_in_flight,
             commit_delay=conf.share_worker.commit_delay)
-        runner = StepRunner(clients, conf, clock)
+        #: callers' tokens are stored encrypted (see token_cipher)
+        self.tokens = TokenCipher.from_conf(conf)
+        runner = StepRunner(clients, conf, clock,
+                            reveal=self.tokens.decrypt)
         self.reconciler = Reconciler(self.ops, registry, runner, clients,
                                      conf, self.owner, clock,
                                      on_applied=self._applied)
@@ -129,7 +133,8 @@ class Engine(Queries, PolicyMethods):
             id=uuid.uuid4().hex, kind=kind, record_id=record_id,
             project_id=ctx.project_id, resource_type=resource_type,
             phase="start", state=state, context=validate.storable(ctx),
-            auth_token=ctx.auth_token, attempt=0, not_before=now,
+            auth_token=self.tokens.encrypt(ctx.auth_token), attempt=0,
+            not_before=now,
             deadline=now + datetime.timedelta(seconds=timeout),
             created_at=now)
         if self._runs_operations:
@@ -145,36 +150,55 @@ class Engine(Queries, PolicyMethods):
             self.reconciler.submit(op)
             self.outbox.poke()
 
-    def report_rejected(self, kind: str, ctxt: Any, args: dict,
-                        error: exception.ShareWorkerError,
+    def report_rejected(self, kind: str, ctx: o_context.RequestContext,
+                        args: dict, error: exception.ShareWorkerError,
                         key: str | None = None) -> None:
-        """Queue the ``.error`` event of a refused cast; *key* names the
-        request (a redelivered refusal is not queued twice). Raises only
-        StoreUnavailable (the cast is then tried again)."""
+        """Queue the ``.error`` event of an authenticated caller's refused
+        cast, in its project; *key* names the request (a redelivered
+        refusal is not queued twice). Raises only StoreUnavailable (the
+        cast is then tried again)."""
         try:
-            checkpoint = None
-            project = getattr(ctxt, "project_id", None)
-            cid = args.get("checkpoint_id")
-            if kind == "delete" and isinstance(cid, str) and project:
-                try:
-                    checkpoint = self.store.get_checkpoint(cid, project)
-                except exception.CheckpointNotFound:
-                    pass
+            project = ctx.project_id
+            checkpoint, named = self._named_checkpoint(
+                kind, project, args.get("checkpoint_id"))
             event_type, payload = rejected_event(
-                kind, ctxt, args, error, self._clock(), checkpoint)
+                kind, ctx, args, error, self._clock(), checkpoint, named)
             event_id = None
             if key:
-                event_id = request_record_id("refusal:" + kind,
-                                             project or "", key)
-            self.ops.add_event(
-                event_type, "ERROR", payload, self._clock(), event_id,
-                about=("checkpoint", checkpoint["id"]) if checkpoint
-                else None)
+                event_id = request_record_id("refusal:" + kind, project,
+                                             key)
+            about = None
+            if kind == "delete" and checkpoint is not None:
+                about = ("checkpoint", checkpoint["id"])
+            self.ops.add_event(event_type, "ERROR", payload, self._clock(),
+                               event_id, about=about)
             self.outbox.poke()
         except exception.StoreUnavailable:
             raise
         except Exception:
             LOG.exception("Could not report the refused %s", kind)
+
+    def _named_checkpoint(self, kind: str, project: str, value: Any
+                          ) -> tuple[dict | None, str | None]:
+        """(the caller's checkpoint the refused request names, the id its
+        event may name): a checkpoint of the caller's project, or an id
+        no record has (the caller's own choice); never another project's
+        record. A protect's event never names an existing checkpoint
+        (consumers would take it for that checkpoint's failure)."""
+        try:
+            cid = validate.record_id(value, "checkpoint_id")
+        except exception.InvalidInput:
+            return None, None
+        if kind in ("delete", "restore"):
+            try:
+                return self.store.get_checkpoint(cid, project), cid
+            except exception.CheckpointNotFound:
+                pass
+        try:
+            self.store.get_checkpoint(cid)
+        except exception.CheckpointNotFound:
+            return None, cid            # free: the caller's own choice
+        return None, None
 
     # -- protect / restore / delete ----------------------------------------
 
@@ -241,9 +265,9 @@ class Engine(Queries, PolicyMethods):
                 and checkpoint["resource"]["type"] == resource["type"]
                 and checkpoint["resource"]["id"] == resource["id"])
         if not same:
+            # Whose it is and what it protects stay unsaid.
             raise exception.InvalidInput(
-                reason="checkpoint_id %s is already used by another "
-                       "checkpoint; choose a new id" % checkpoint["id"])
+                reason="checkpoint_id is not available; choose a new id")
         return checkpoint
 
     def restore(self, ctx: o_context.RequestContext, checkpoint_id: Any,

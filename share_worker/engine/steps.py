@@ -53,8 +53,11 @@ class EngineStep(base.StepContext):
 
     def __init__(self, op: Operation, clients: Any, conf: cfg.ConfigOpts,
                  resumed: bool,
-                 fence: Callable[[Operation], None] | None = None) -> None:
+                 fence: Callable[[Operation], None] | None = None,
+                 reveal: Callable[[str | None], str | None] | None = None
+                 ) -> None:
         self._op = op
+        self._reveal = reveal or (lambda stored: stored)
         self._clients = clients
         self._conf = conf
         self._fence = fence
@@ -71,7 +74,8 @@ class EngineStep(base.StepContext):
 
     def client(self) -> Any:
         values = dict(self._op.context)
-        values["auth_token"] = self._op.auth_token
+        # the caller's token, decrypted only for this call
+        values["auth_token"] = self._reveal(self._op.auth_token)
         # overwrite=False: don't make this the pool thread's logging context
         ctx = o_context.RequestContext.from_dict(values, overwrite=False)
         return self._clients.for_context(ctx)
@@ -88,10 +92,15 @@ class StepRunner:
 
     def __init__(self, clients: Any, conf: cfg.ConfigOpts,
                  clock: Callable[[], datetime.datetime],
-                 fence: Callable[[Operation], None] | None = None) -> None:
+                 fence: Callable[[Operation], None] | None = None,
+                 reveal: Callable[[str | None], str | None] | None = None
+                 ) -> None:
         """*fence(op)*: raises LeaseLost unless this worker still holds
-        *op* (called before every change in Manila)."""
+        *op* (called before every change in Manila); *reveal(stored)*:
+        an operation's caller token as stored, decrypted
+        (:class:`share_worker.token_cipher.TokenCipher`)."""
         self._clients = clients
+        self._reveal = reveal
         self._conf = conf
         self._clock = clock
         #: set by the reconciler that drives this runner
@@ -99,7 +108,7 @@ class StepRunner:
 
     def _step(self, op: Operation, resumed: bool = False) -> EngineStep:
         return EngineStep(op, self._clients, self._conf, resumed,
-                          self.fence)
+                          self.fence, self._reveal)
 
     def act(self, plugin_op: base.Operation, op: Operation,
             resumed: bool) -> Any:

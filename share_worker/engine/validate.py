@@ -21,7 +21,6 @@ from share_worker import exception
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 #: a resource id goes into Manila URLs: no '/', '?', '%', spaces, ...
 _RESOURCE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,254}")
-MAX_LIMIT = 1000
 #: resource.extra_info is stored with the checkpoint and sent in each of
 #: its events: a caller passes back what list_protectable_instances gave
 MAX_EXTRA_INFO = 16384
@@ -95,24 +94,29 @@ def resource_ref(value: Any) -> dict:
     return dict(value)
 
 
-def listing(filters: Any, limit: Any, marker: Any) -> tuple[dict, int | None,
-                                                             str | None]:
+def listing(filters: Any, limit: Any, marker: Any, max_page_size: int
+            ) -> tuple[dict, int, str | None]:
+    """(filters without ``all_projects``, limit, marker): the limit is
+    *max_page_size* when not given and at most that."""
     if filters is None:
         filters = {}
     if not isinstance(filters, dict):
         raise exception.InvalidInput(
             reason="filters must be an object, not %s"
                    % type(filters).__name__)
+    filters = {k: v for k, v in filters.items() if k != "all_projects"}
     for key, value in filters.items():
         if value is not None and not isinstance(value, str):
             raise exception.InvalidInput(
                 reason="filter %s must be a string, not %s" % (
                     quote(key), type(value).__name__))
-    if limit is not None and (isinstance(limit, bool) or not isinstance(
-            limit, int) or not 1 <= limit <= MAX_LIMIT):
+    if limit is None:
+        limit = max_page_size
+    elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise exception.InvalidInput(
-            reason="limit must be an integer from 1 to %d, not %s"
-                   % (MAX_LIMIT, quote(limit)))
+            reason="limit must be a positive integer (at most %d are "
+                   "returned), not %s" % (max_page_size, quote(limit)))
+    limit = min(limit, max_page_size)
     if marker is not None:
         marker = record_id(marker, "marker")
     return filters, limit, marker

@@ -16,7 +16,7 @@ SHARE = "OS::Manila::Share"
 class Recorder:
     """A server endpoint that records what arrives."""
 
-    target = oslo_messaging.Target(version="1.0")
+    target = oslo_messaging.Target(version=rpcapi.RPC_API_VERSION)
 
     def __init__(self):
         self.calls = []
@@ -124,5 +124,24 @@ def test_client_on_private_config_needs_no_global_options(wired):
 
 
 def test_version_history_names_the_current_version():
-    assert rpcapi.RPC_API_VERSION == "1.1"
-    assert "1.0 -" in rpcapi.__doc__ and "1.1 -" in rpcapi.__doc__
+    assert rpcapi.RPC_API_VERSION == "1.2"
+    for version in ("1.0 -", "1.1 -", "1.2 -"):
+        assert version in rpcapi.__doc__
+
+
+def test_only_an_all_projects_list_needs_1_2(wired):
+    api, _ = wired
+    sent = []
+    real = api._client.prepare
+
+    def prepare(**kw):
+        sent.append(kw.get("version"))
+        return real(**kw)
+
+    api._client.prepare = prepare
+    api.list_checkpoints(CTX, {"status": "available"})
+    api.list_checkpoints(CTX, {"all_projects": True})
+    api.list_restores(CTX)
+    api.list_policies(CTX)
+    api.list_policies(CTX, {"all_projects": True})
+    assert sent == ["1.0", "1.2", "1.0", "1.1", "1.2"]

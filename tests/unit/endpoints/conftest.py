@@ -17,6 +17,7 @@ from oslo_context import context as o_context
 
 from share_worker import exception, messaging
 from share_worker.amqp import wire
+from share_worker.authorization import Authorizer
 from share_worker.db.store import Store
 from share_worker.endpoints.protectables import ProtectablesEndpoint
 from share_worker.endpoints.protection import ProtectionEndpoint
@@ -137,7 +138,8 @@ class Worker:
     """Engine + endpoints + RPC server on the memory transport."""
 
     def __init__(self, conf: Any, sqlite_url: str, manila: Any,
-                 strategy: str, tokens: Any = None) -> None:
+                 strategy: str, tokens: Any = None,
+                 authorizer: Any = None) -> None:
         self.clients = fakes.FakeClients(manila)
         self.store = Store.from_url(sqlite_url)
         self.store.upgrade()
@@ -146,15 +148,19 @@ class Worker:
                              PluginRegistry.load(self.clients),
                              self.clients, sink=self.sink)
         self.transport = messaging.rpc_transport(conf)
-        self.endpoints = [ProtectionEndpoint(self.engine, strategy, tokens),
-                          ProtectablesEndpoint(self.engine, strategy,
-                                               tokens)]
+        self.endpoints = [
+            cls(self.engine, strategy, tokens, authorizer)
+            for cls in (ProtectionEndpoint, ProtectablesEndpoint)]
         self.server = messaging.rpc_server(conf, self.endpoints)
         self.caller = Caller(self.transport, conf.share_worker.topic,
                              self.endpoints)
         self._stopped = False
         self.engine.start()
         assert self.server.start(wait=10), "the RPC server never consumed"
+
+    def handled(self) -> int:
+        """Requests the RPC server has handled (answered or refused)."""
+        return self.server.handled
 
     def errors(self, event_type: str | None = None) -> list[dict]:
         """Payloads of the ``.error`` events published so far."""
@@ -181,10 +187,17 @@ def make_worker(msg_conf, sqlite_url, manila):
     workers = []
 
     def make(strategy: str = "noauth", tokens: Any = None,
-             **overrides: Any) -> Worker:
+             policy_file: str | None = None, **overrides: Any) -> Worker:
         for key, value in overrides.items():
             msg_conf.set_override(key, value, group="share_worker")
-        worker = Worker(msg_conf, sqlite_url, manila, strategy, tokens)
+        authorizer = None
+        if policy_file is not None:
+            authorizer = Authorizer(msg_conf)     # registers the group
+            msg_conf.set_override("policy_file", policy_file,
+                                  group="oslo_policy")
+            authorizer = Authorizer(msg_conf)
+        worker = Worker(msg_conf, sqlite_url, manila, strategy, tokens,
+                        authorizer)
         workers.append(worker)
         return worker
 

@@ -51,9 +51,20 @@ BAD_CONTEXTS = [
     pytest.param(dict(ctx_dict(), roles=[1]), "roles", id="int-roles"),
     pytest.param(dict(ctx_dict(), request_id=7), "request_id",
                  id="int-request-id"),
-    pytest.param({"project_id": "p" * 256}, "project_id",
+]
+
+#: (context, the field named): too long, InvalidInput (DESIGN 3.2)
+LONG_CONTEXTS = [
+    pytest.param({"project_id": "p" * 256}, "context.project_id",
                  id="long-project"),
-    pytest.param(dict(ctx_dict(), user="u" * 256), "user", id="long-user"),
+    pytest.param(dict(ctx_dict(), user="u" * 256), "context.user",
+                 id="long-user"),
+    pytest.param(dict(ctx_dict(), request_id="r" * 256),
+                 "context.request_id", id="long-request-id"),
+    pytest.param(dict(ctx_dict(), roles=["member", "r" * 5000]),
+                 "context.roles[1]", id="long-role"),
+    pytest.param(dict(ctx_dict(), user_name="n" * 4097),
+                 "context.user_name", id="long-name"),
 ]
 
 
@@ -71,6 +82,15 @@ def test_a_bad_context_is_forbidden(worker, manila, ctxt, named):
     assert worker.clients.contexts == []
 
 
+@pytest.mark.parametrize("ctxt, named", LONG_CONTEXTS)
+def test_a_context_too_long_is_invalid_input(worker, manila, ctxt, named):
+    for method, kwargs in CALLS.items():
+        err = worker.caller.refused(ctxt, method, **kwargs)
+        assert (err.exc_type, method) == ("InvalidInput", method), err.value
+        assert named in err.value, (method, err.value)
+    assert manila.snapshots.calls == [] and manila.shares.calls == []
+
+
 def test_a_context_for_another_project_sees_nothing(worker, manila):
     cp = available_checkpoint(worker, manila)
     other = ctx_dict("p2")
@@ -78,23 +98,59 @@ def test_a_context_for_another_project_sees_nothing(worker, manila):
                                 checkpoint_id=cp["id"])
     assert err.exc_type == "CheckpointNotFound"
     assert worker.caller.call(other, "list_checkpoints") == []
+    # the project_id filter narrows the caller's own project, never widens
+    assert worker.caller.call(other, "list_checkpoints",
+                              filters={"project_id": PROJECT}) == []
     err = worker.caller.refused(other, "list_checkpoints",
-                                filters={"project_id": PROJECT})
+                                filters={"all_projects": True})
     assert err.exc_type == "Forbidden"
+    assert "share_worker:checkpoint:get_all_projects" in err.value
     for method in ("restore", "delete"):
         err = worker.caller.refused(other, method, checkpoint_id=cp["id"])
         assert err.exc_type == "CheckpointNotFound"
+    # taking its id is answered like any unavailable id
+    share = manila.add_share(project_id="p2")
+    err = worker.caller.refused(other, "protect",
+                                resource={"type": SHARE, "id": share.id},
+                                checkpoint_id=cp["id"])
+    assert err.exc_type == "InvalidInput"
+    assert "checkpoint_id is not available; choose a new id" in err.value
+    assert PROJECT not in err.value and cp["resource"]["id"] not in \
+        err.value
     assert worker.caller.call(ctx_dict(), "show_checkpoint",
                               checkpoint_id=cp["id"])["status"] == \
         "available"
 
 
-def test_an_admin_context_may_list_another_project(worker, manila):
+def test_noauth_ignores_a_claimed_admin(worker, manila):
+    available_checkpoint(worker, manila)
+    admin = ctx_dict("p2", is_admin=True, roles=["admin", "member"])
+    assert worker.caller.call(admin, "list_checkpoints",
+                              filters={"project_id": PROJECT}) == []
+    for method in ("list_checkpoints", "list_restores"):
+        err = worker.caller.refused(admin, method,
+                                    filters={"all_projects": True})
+        assert err.exc_type == "Forbidden", err.value
+
+
+def test_a_policy_file_may_open_all_projects(make_worker, manila, tmp_path):
+    rules = tmp_path / "policy.yaml"
+    rules.write_text('"share_worker:checkpoint:get_all_projects": "@"\n')
+    worker = make_worker(policy_file=str(rules))
     cp = available_checkpoint(worker, manila)
-    admin = ctx_dict("p2", is_admin=True)
-    listed = worker.caller.call(admin, "list_checkpoints",
-                                filters={"project_id": PROJECT})
+    other = ctx_dict("p2")
+    listed = worker.caller.call(other, "list_checkpoints",
+                                filters={"all_projects": True,
+                                         "project_id": PROJECT})
     assert [c["id"] for c in listed] == [cp["id"]]
+    # restores follow the checkpoints' rule by default
+    assert worker.caller.call(other, "list_restores",
+                              filters={"all_projects": True}) == []
+    assert worker.caller.call(other, "list_checkpoints",
+                              filters={"all_projects": False}) == []
+    err = worker.caller.refused(other, "list_checkpoints",
+                                filters={"all_projects": "yes"})
+    assert err.exc_type == "InvalidInput" and "all_projects" in err.value
 
 
 @pytest.mark.parametrize("token", [None, "", 12345, ["tok"]])
@@ -112,10 +168,11 @@ def test_keystone_strategy_without_a_token_is_forbidden(make_worker, manila,
 def test_keystone_strategy_with_a_token_is_served(make_worker, manila):
     worker = make_worker(strategy="keystone")
     share = manila.add_share(project_id=PROJECT)
-    cp = worker.caller.call(ctx_dict(auth_token="tok"), "protect",
+    member = ctx_dict(auth_token="tok", roles=["member", "reader"])
+    cp = worker.caller.call(member, "protect",
                             resource={"type": SHARE, "id": share.id})
     assert cp["status"] == "protecting"
-    listed = worker.caller.call(ctx_dict(auth_token="tok"),
+    listed = worker.caller.call(member,
                                 "list_protectable_instances",
                                 resource_type=SHARE)
     assert [r["id"] for r in listed] == [share.id]

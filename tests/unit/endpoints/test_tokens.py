@@ -37,7 +37,9 @@ def ctx(token, project=PROJECT, **kw):
 
 def make(make_worker):
     return make_worker(strategy="keystone", tokens=Tokens({
-        "tok-p1": (PROJECT, ["member"]), "tok-p2": ("p2", ["member"])}))
+        "tok-p1": (PROJECT, ["member", "reader"]),
+        "tok-p2": ("p2", ["member", "reader"]),
+        "tok-reader": (PROJECT, ["reader"])}))
 
 
 def test_an_invalid_token_is_refused_by_every_method(make_worker, manila):
@@ -71,8 +73,10 @@ def test_a_senders_is_admin_is_not_trusted(make_worker, manila):
                        resource={"type": SHARE, "id": share.id})
     claims_admin = ctx("tok-p2", project="p2", is_admin=True,
                        roles=["admin"])
+    assert worker.caller.call(claims_admin, "list_checkpoints",
+                              filters={"project_id": PROJECT}) == []
     err = worker.caller.refused(claims_admin, "list_checkpoints",
-                                filters={"project_id": PROJECT})
+                                filters={"all_projects": True})
     assert err.exc_type == "Forbidden"
     err = worker.caller.refused(claims_admin, "list_protectable_dependents",
                                 resource_type="OS::Keystone::Project",
@@ -90,10 +94,30 @@ def test_a_refused_delete_cast_reveals_no_checkpoint(make_worker, manila):
                            {"checkpoint_id": cp["id"]})
     assert error.code == "Forbidden"
     worker.drain()
-    [event] = worker.errors("share_worker.checkpoint.delete.error")
-    assert event["error"]["code"] == "Forbidden"
-    # Not looked up with the forged project: no resource, no status.
-    assert event["resource"] is None and event["status"] == "error", event
+    # An unauthenticated caller's refusal is only logged: no event
+    # (in the project it claims or any other) names the checkpoint.
+    assert worker.errors() == []
+    assert worker.store.get_checkpoint(cp["id"])["status"] == "protecting"
+
+
+def test_a_reader_may_look_but_not_change(make_worker, manila):
+    worker = make(make_worker)
+    share = manila.add_share(project_id=PROJECT)
+    cp = worker.caller.call(ctx("tok-p1"), "protect",
+                            resource={"type": SHARE, "id": share.id})
+    reader = ctx("tok-reader")
+    assert worker.caller.call(reader, "show_checkpoint",
+                              checkpoint_id=cp["id"])["id"] == cp["id"]
+    assert [c["id"] for c in worker.caller.call(
+        reader, "list_checkpoints")] == [cp["id"]]
+    for method, kwargs, rule in (
+            ("protect", {"resource": {"type": SHARE, "id": share.id}},
+             "checkpoint:create"),
+            ("delete", {"checkpoint_id": cp["id"]}, "checkpoint:delete"),
+            ("restore", {"checkpoint_id": cp["id"]}, "restore:create")):
+        err = worker.caller.refused(reader, method, **kwargs)
+        assert err.exc_type == "Forbidden", (method, err.value)
+        assert "share_worker:" + rule in err.value
 
 
 def test_policy_methods_check_the_token_too(make_worker):

@@ -43,7 +43,7 @@ def test_refused_as_invalid_input(worker, manila, method, kwargs, needle):
 
 @pytest.mark.parametrize("method, kwargs, exc_type", [
     ("show_plugin_schemas", {"resource_type": "T" * 1000000},
-     "UnsupportedResourceType"),
+     "InvalidInput"),
     ("show_checkpoint", {"checkpoint_id": "c" * 1000000}, "InvalidInput"),
     ("list_checkpoints", {"limit": "9" * 100000}, "InvalidInput"),
     ("protect", {"resource": {"type": SHARE, "id": "s-1",
@@ -55,6 +55,48 @@ def test_a_huge_value_is_not_echoed_whole(worker, caplog, method, kwargs,
     assert err.exc_type == exc_type
     assert len(err.value) <= 1024
     assert max(len(r.getMessage()) for r in caplog.records) < 2048
+
+
+@pytest.mark.parametrize("method, kwargs, field", [
+    ("restore", {"checkpoint_id": "cp-1",
+                 "options": {"share_id": "s" * 300}},
+     "options.share_id is 300 characters long; at most 255"),
+    # 5 MiB is refused whole, before any field is looked at
+    ("restore", {"checkpoint_id": "cp-1",
+                 "options": {"share_id": "s" * (5 << 20)}},
+     "at most 262144"),
+    ("restore", {"checkpoint_id": "cp-1",
+                 "options": {"restore_name": "n" * 256}},
+     "options.restore_name is 256 characters long; at most 255"),
+    ("protect", {"resource": {"type": SHARE, "id": "s-1"},
+                 "options": {"snapshot_name": "n" * 256}},
+     "options.snapshot_name is 256"),
+    ("protect", {"resource": {"type": SHARE, "id": "s-1"},
+                 "options": {"description": "d" * 256}},
+     "options.description is 256"),
+    ("list_protectable_instances",
+     {"resource_type": SHARE, "parameters": {"name": "x" * 4097}},
+     "parameters.name is 4097 characters long; at most 4096"),
+    ("protect", {"resource": {"type": SHARE, "id": "s-1",
+                              "extra_info": {"a": ["b" * 4097]}}},
+     "resource.extra_info.a[0] is 4097"),
+])
+def test_a_field_too_long_is_named(worker, manila, method, kwargs, field):
+    err = worker.caller.refused(ctx_dict(), method, **kwargs)
+    assert err.exc_type == "InvalidInput"
+    assert field in err.value
+    assert worker.store.list_checkpoints(None, {}, 10, None) == []
+    assert manila.shares.calls == [] and manila.snapshots.calls == []
+
+
+def test_a_request_too_large_is_refused_whole(worker, manila):
+    # each string within its own bound, the whole beyond 256 KiB
+    extra = {"k%d" % i: "v" * 4000 for i in range(70)}
+    err = worker.caller.refused(
+        ctx_dict(), "list_protectable_instances", resource_type=SHARE,
+        parameters=extra)
+    assert err.exc_type == "InvalidInput"
+    assert "the request is" in err.value and "at most 262144" in err.value
 
 
 def test_a_share_id_from_the_listing_is_accepted(worker, manila):
