@@ -106,6 +106,19 @@ class EventCollector:
         with self._cond:
             return [e for _, e, _, p in self.events if p["id"] == record_id]
 
+    def wait_count(self, count, timeout=20.0):
+        """The events once there are at least *count* of them."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.events) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("%d events, not %d, within %.0f s"
+                                         % (len(self.events), count,
+                                            timeout))
+                self._cond.wait(left)
+            return list(self.events)
+
     def wait(self, record_id, event_type, timeout=20.0):
         deadline = time.monotonic() + timeout
         with self._cond:

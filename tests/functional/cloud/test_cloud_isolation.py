@@ -49,9 +49,12 @@ def test_a_project_cannot_reach_anothers_checkpoints(real_cloud, rpc,
         err = refused(call, b, *args)
         assert err.exc_type == "CheckpointNotFound", (call, err.value)
     assert rpc.list_checkpoints(b) == []
-    err = refused(rpc.list_checkpoints, b,
-                  filters={"project_id": cp["project_id"]})
-    assert err.exc_type == "Forbidden"      # only admins name a project
+    # a project_id filter narrows B's own view, never widens it
+    assert rpc.list_checkpoints(
+        b, filters={"project_id": cp["project_id"]}) == []
+    err = refused(rpc.list_checkpoints, b, filters={"all_projects": True})
+    assert err.exc_type == "Forbidden"      # the get_all_projects rule
+    assert "share_worker:checkpoint:get_all_projects" in err.value
 
     # Still A's and untouched: available, its snapshot there.
     a = real_cloud.context("sw-user-a")

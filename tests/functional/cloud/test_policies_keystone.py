@@ -70,7 +70,9 @@ def test_scheduled_runs_act_through_a_trust(real_cloud, engine,
         assert done["trigger"] == "schedule"
         snap = manila.share_snapshots.get(done["saved_info"]["snapshot_id"])
         assert snap.project_id == ctx.project_id      # the owner's
-        assert snap.user_id == ctx.user_id            # impersonated
+        # no impersonation: the worker's service user, in that project
+        assert snap.user_id == \
+            engine.clients.service_session().get_user_id()
     finally:
         engine.delete_policy(ctx, policy["id"])
     with pytest.raises(ks_exc.NotFound):
@@ -203,6 +205,8 @@ def test_a_trust_from_a_context_the_endpoints_validated(real_cloud, engine):
     try:
         acting = engine.actor.context(row)
         assert acting.project_id == user.project_id
-        assert acting.user_id == user.user_id
+        # the trustee acts (no impersonation), with only trust_roles
+        assert acting.user_id == \
+            engine.clients.service_session().get_user_id()
     finally:
         engine.delete_policy(ctx, policy["id"])

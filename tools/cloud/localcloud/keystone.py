@@ -27,6 +27,9 @@ USERS = (
     ("share_worker", "service", "admin"),
     ("sw-user-a", "sw-project-a", "member"),
     ("sw-user-b", "sw-project-b", "member"),
+    # personas of project A for the policy defaults
+    ("sw-reader-a", "sw-project-a", "reader"),
+    ("sw-admin-a", "sw-project-a", "admin"),
 )
 
 

@@ -112,7 +112,15 @@ def start(settings: Settings) -> dict:
     with _locked(settings):
         info = _already_running(settings)
         if info is not None:
-            log("already running")
+            missing = {name for name, _, _ in keystone.USERS} - set(
+                info["users"])
+            if missing:
+                # Users added since it started: grant them, keep running.
+                log("already running; provisioning %s"
+                    % ", ".join(sorted(missing)))
+                info = _reprovisioned(settings, info)
+            else:
+                log("already running")
             return info
         _check_dependencies(settings)
         _install(settings)
@@ -149,13 +157,30 @@ def _start(settings: Settings) -> dict:
     return info
 
 
-def _describe(settings: Settings, passwords: dict[str, str], ids: dict,
-              found: dict) -> dict:
-    """cloud.json: everything a test needs to reach and sign in."""
+def _reprovisioned(settings: Settings, info: dict) -> dict:
+    passwords = _secrets(settings)
+    ids = keystone.provision(settings, passwords)
+    info = dict(info, users=_users(passwords, ids))
+    settings.cloud_json.write_text(json.dumps(info, indent=1))
+    return info
+
+
+def _users(passwords: dict[str, str], ids: dict) -> dict:
     projects = ids["projects"]
     users = {"admin": ("admin", "admin")}
     users.update({name: (name, project)
                   for name, project, _ in keystone.USERS})
+    return {key: {"username": name, "password": passwords[name],
+                  "user_id": ids["users"].get(name),
+                  "project_name": project, "project_id": projects[project],
+                  "user_domain_name": "Default",
+                  "project_domain_name": "Default"}
+            for key, (name, project) in users.items()}
+
+
+def _describe(settings: Settings, passwords: dict[str, str], ids: dict,
+              found: dict) -> dict:
+    """cloud.json: everything a test needs to reach and sign in."""
     return {
         "auth_url": settings.keystone_url,
         "region_name": "RegionOne",
@@ -172,13 +197,7 @@ def _describe(settings: Settings, passwords: dict[str, str], ids: dict,
         "transport_url": settings.manila_transport_url,
         "control_exchange": "openstack",
         "notification_topic": "notifications",
-        "users": {
-            key: {"username": name, "password": passwords[name],
-                  "user_id": ids["users"].get(name),
-                  "project_name": project, "project_id": projects[project],
-                  "user_domain_name": "Default",
-                  "project_domain_name": "Default"}
-            for key, (name, project) in users.items()},
+        "users": _users(passwords, ids),
         "state_dir": str(settings.state),
         "log_dir": str(settings.logs),
     }
