@@ -113,7 +113,8 @@ class ManilaUnavailable(ShareWorkerError):
 
 
 class QuotaExceeded(ShareWorkerError):
-    """Raised when Manila refuses a create with 413 (quota exhausted)."""
+    """Raised when a quota is exhausted: Manila's (a 413 on a create) or
+    one of the worker's per-project ones (the message says which)."""
 
     msg_fmt = "Manila quota exceeded: %(reason)s"
 

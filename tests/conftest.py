@@ -94,6 +94,8 @@ def conf(tmp_path) -> Iterator[cfg.ConfigOpts]:
     fix = config_fixture.Config(c)
     fix.setUp()
     fix.config(state_path=str(tmp_path), host="test-host")
+    # tests run policies every second or two; the 60 s floor has its own
+    fix.config(min_schedule_interval=1, group="share_worker")
     yield c
     fix.cleanUp()
 

@@ -208,11 +208,15 @@ class OperationStore:
             conn.execute(sa.update(t).where(*where).values(
                 lease_owner=None, lease_until=None))
 
-    def count_unfinished(self) -> int:
+    def count_unfinished(self, project_id: str | None = None) -> int:
+        """Operations not finished (of *project_id*, if given)."""
         t = models.operations
+        q = sa.select(sa.func.count()).select_from(t).where(
+            t.c.finished.is_(False))
+        if project_id is not None:
+            q = q.where(t.c.project_id == project_id)
         with self.store.read() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(
-                t).where(t.c.finished.is_(False))).scalar_one()
+            return conn.execute(q).scalar_one()
 
     # -- progress -----------------------------------------------------------
 

@@ -94,6 +94,12 @@ class PolicyStore:
             raise exception.PolicyNotFound(policy_id=policy_id)
         return row
 
+    def count(self, project_id: str) -> int:
+        """The project's policies."""
+        with self.store.read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(
+                _T).where(_T.c.project_id == project_id)).scalar_one()
+
     def list(self, project_id: str | None, filters: dict,
              limit: int | None, marker: str | None) -> list:
         columns = {"name": _T.c.name}

@@ -1,19 +1,24 @@
-"""How a new operation gets in: back-pressure (``max_in_flight``, Busy)
-and its durable recording, shared with concurrent requests (group
-commit)::
+"""How a new operation gets in: back-pressure (``max_in_flight``, Busy;
+``max_in_flight_per_project``, QuotaExceeded) and its durable
+recording, shared with concurrent requests (group commit)::
 
-    admission = Admission(ops, limit=lambda: 10000, commit_delay=0.002)
+    admission = Admission(ops, limit=lambda: 10000, commit_delay=0.002,
+                          project_limit=lambda: 5000)
     admission.start()                       # counts what is in flight
-    admission.reserve()                     # or Busy
+    admission.reserve("p1")                 # or Busy, or QuotaExceeded
     record, created = admission.record(Acceptance(...), on_created)
     admission.release(finished)             # operations that ended
     admission.stop()                        # commits what was submitted
 
 The count of operations in flight is kept in memory; the store is
 counted again only when the limit is reached (other workers may have
-finished some). The committer writes on a connection of its own, and
-logs one line per transaction naming what it recorded (each item's
-``summary``): a log record per request costs as much as its insert.
+finished some). Per project the same: a project's count grows with each
+of its accepts here and is counted again in the store when it reaches
+the project limit, so a busy project costs one count query per
+``limit - in flight`` accepts. The committer writes on a connection of
+its own, and logs one line per transaction naming what it recorded
+(each item's ``summary``): a log record per request costs as much as
+its insert.
 """
 
 from __future__ import annotations
@@ -36,17 +41,24 @@ LOG = logging.getLogger(__name__)
 COMMIT_TIMEOUT = 120.0
 #: most records named in one log line
 LOG_CHUNK = 32
+#: projects whose in-flight count is kept in memory
+_PROJECTS_KEPT = 10000
 
 
 class Admission:
     """The in-flight count and the accept committer of one engine."""
 
     def __init__(self, ops: OperationStore, limit: Callable[[], int],
-                 commit_delay: float = 0.0) -> None:
+                 commit_delay: float = 0.0,
+                 project_limit: Callable[[], int] | None = None) -> None:
         self._ops = ops
         self._limit = limit
+        self._project_limit = project_limit
         self._lock = threading.Lock()
         self.in_flight = 0
+        #: per project: at least its operations in flight (recounted in
+        #: the store when it reaches the project limit)
+        self._projects: dict[str, int] = {}
         self._writer = Writer(ops.store)
         #: new records of concurrent requests share one transaction
         self.committer = GroupCommitter(self._write, name="accept",
@@ -73,8 +85,9 @@ class Admission:
             LOG.info("Recorded %d: %s", len(chunk), "; ".join(chunk))
         return results
 
-    def reserve(self) -> None:
-        """Count one more operation in flight, or raise Busy."""
+    def reserve(self, project_id: str | None = None) -> None:
+        """Count one more operation in flight (of *project_id*), or raise
+        Busy (the worker is full) or QuotaExceeded (the project is)."""
         limit = self._limit()
         with self._lock:
             if self.in_flight >= limit:
@@ -82,7 +95,25 @@ class Admission:
                 self.in_flight = self._ops.count_unfinished()
             if self.in_flight >= limit:
                 raise exception.Busy(in_flight=self.in_flight, limit=limit)
+            if project_id is not None and self._project_limit is not None:
+                self._reserve_for(project_id, self._project_limit())
             self.in_flight += 1
+
+    def _reserve_for(self, project_id: str, limit: int) -> None:
+        count = self._projects.get(project_id)
+        if count is None or count >= limit:
+            count = self._ops.count_unfinished(project_id)
+        if count >= limit:
+            self._projects[project_id] = count
+            raise exception.QuotaExceeded(
+                "project %s has %d operations in flight "
+                "(max_in_flight_per_project=%d); retry once some finish"
+                % (project_id, count, limit))
+        self._projects.pop(project_id, None)      # the newest last
+        self._projects[project_id] = count + 1
+        if len(self._projects) > _PROJECTS_KEPT:
+            # forget the oldest: it is counted in the store when next seen
+            self._projects.pop(next(iter(self._projects)))
 
     def release(self, count: int = 1) -> None:
         with self._lock:

@@ -42,6 +42,7 @@ class PolicyMethods:
 
     policies: PolicyStore
     actor: Any
+    _conf: Any
     registry: Any
     #: called after a policy is created or changed (the scheduler wakes)
     policy_watchers: list
@@ -52,6 +53,19 @@ class PolicyMethods:
 
     def _policy_plugin(self) -> Any:
         return self.registry.protection(RESOURCE_TYPE)
+
+    def _check_period(self, schedule: dict | None) -> None:
+        """InvalidInput when *schedule* runs more often than
+        ``[share_worker] min_schedule_interval``."""
+        if not schedule:
+            return
+        least = self._conf.share_worker.min_schedule_interval
+        period = schedule_mod.shortest_period(schedule, below=least)
+        if period < least:
+            raise exception.InvalidInput(
+                reason="schedule: runs as often as every %d s; the worker "
+                       "allows at most one run every %d s "
+                       "(min_schedule_interval)" % (period, least))
 
     @staticmethod
     def _next_run(schedule: dict | None, enabled: bool, now: Any,
@@ -66,12 +80,19 @@ class PolicyMethods:
         request's unique id) if given, so a redelivery makes no other."""
         validate.require_project(ctx)
         values = policy_doc.new_policy(policy, self._policy_plugin())
+        self._check_period(values["schedule"])
         policy_id = request_record_id("policy", ctx.project_id, request_key)
         if request_key:
             try:     # a redelivered request: the first delivery's record
                 return self.policies.get(policy_id, ctx.project_id)
             except exception.PolicyNotFound:
                 pass
+        most = self._conf.share_worker.max_policies_per_project
+        if self.policies.count(ctx.project_id) >= most:
+            raise exception.QuotaExceeded(
+                "project %s has %d protection policies already "
+                "(max_policies_per_project=%d); delete one first"
+                % (ctx.project_id, most, most))
         now = self._clock()
         values.update(id=policy_id, project_id=ctx.project_id,
                       user_id=ctx.user_id, created_at=now, updated_at=now)
@@ -115,6 +136,8 @@ class PolicyMethods:
         validate.require_project(ctx)
         policy_id = validate.record_id(policy_id, "policy_id")
         values = policy_doc.changes(changes, self._policy_plugin())
+        if "schedule" in values:
+            self._check_period(values["schedule"])
         row = self.policies.get_row(policy_id, ctx.project_id)
         now = self._clock()
         if "schedule" in values or "enabled" in values:

@@ -35,6 +35,7 @@ from share_worker.engine.admission import Admission
 from share_worker.engine.ids import request_record_id
 from share_worker.engine.outbox import EventSink, LoggingSink, Outbox
 from share_worker.engine.policies import PolicyMethods
+from share_worker.engine.purger import Purger
 from share_worker.engine.queries import Queries
 from share_worker.engine.reconciler import Reconciler
 from share_worker.engine.rejected import rejected_event
@@ -73,7 +74,8 @@ class Engine(Queries, PolicyMethods):
         self.outbox = Outbox(self.ops, sink or LoggingSink())
         self.admission = Admission(
             self.ops, lambda: conf.share_worker.max_in_flight,
-            commit_delay=conf.share_worker.commit_delay)
+            commit_delay=conf.share_worker.commit_delay,
+            project_limit=lambda: conf.share_worker.max_in_flight_per_project)
         #: callers' tokens are stored encrypted (see token_cipher)
         self.tokens = TokenCipher.from_conf(conf)
         runner = StepRunner(clients, conf, clock,
@@ -81,6 +83,8 @@ class Engine(Queries, PolicyMethods):
         self.reconciler = Reconciler(self.ops, registry, runner, clients,
                                      conf, self.owner, clock,
                                      on_applied=self._applied)
+        self.purger = Purger(
+            store, lambda: conf.share_worker.deleted_retention, clock)
         self._runs_operations = True
 
     # -- life cycle ---------------------------------------------------------
@@ -97,6 +101,7 @@ class Engine(Queries, PolicyMethods):
         if run_operations:
             self.outbox.start()
             self.reconciler.start()
+            self.purger.start()
         LOG.info("Engine %s started (%s); %d operations in flight in the "
                  "store", self.owner,
                  "accepts and runs" if run_operations else "accepts only",
@@ -115,6 +120,7 @@ class Engine(Queries, PolicyMethods):
         # submitted is committed before the engine stops.
         self.admission.stop(timeout=left(0.2))
         if self._runs_operations:
+            self.purger.stop(timeout=left(0.1))
             self.reconciler.stop(timeout=left(0.5))
             self.outbox.stop(timeout=left(1.0))
         LOG.info("Engine %s stopped", self.owner)
@@ -220,8 +226,8 @@ class Engine(Queries, PolicyMethods):
                                               request_key)
         options = plugin.prepare_protect(checkpoint_id, options)
         try:
-            self.admission.reserve()
-        except exception.Busy:
+            self.admission.reserve(ctx.project_id)
+        except (exception.Busy, exception.QuotaExceeded):
             # A repeated request is answered even when the worker is full.
             existing = chosen and self._existing(ctx, checkpoint_id,
                                                  resource)
@@ -292,7 +298,7 @@ class Engine(Queries, PolicyMethods):
         rtype = checkpoint["resource"]["type"]
         plugin = self.registry.protection(rtype)
         options, target = plugin.prepare_restore(checkpoint, options)
-        self.admission.reserve()
+        self.admission.reserve(ctx.project_id)
         now = self._clock()
         record = dict(id=restore_id, project_id=ctx.project_id,
                       user_id=ctx.user_id, checkpoint_id=checkpoint_id,
@@ -323,7 +329,7 @@ class Engine(Queries, PolicyMethods):
                                       ", ".join(DELETABLE)))
         rtype = checkpoint["resource"]["type"]
         self.registry.protection(rtype)
-        self.admission.reserve()
+        self.admission.reserve(ctx.project_id)
         op = self._new_op("delete", ctx, checkpoint_id, rtype, {})
         try:
             result, created = self.ops.accept_delete(

@@ -165,6 +165,31 @@ def _timezone(value: object) -> str:
     return value
 
 
+#: the firings of a cron looked at for its shortest period, and how far
+_PERIOD_FIRINGS = 3000
+_PERIOD_SPAN = dt.timedelta(days=400)
+
+
+def shortest_period(schedule: dict, below: float = 0.0) -> float:
+    """The shortest time in seconds between two runs of *schedule* (one
+    :func:`validate_schedule` returned): its interval, or the smallest
+    gap between a cron's firings over about a year (it stops early at a
+    gap under *below*)."""
+    if "interval_seconds" in schedule:
+        return float(schedule["interval_seconds"])
+    walk = croniter(schedule["cron"], _PROBE_START)
+    last = walk.get_next(dt.datetime)
+    shortest = float("inf")
+    end = last + _PERIOD_SPAN
+    for _ in range(_PERIOD_FIRINGS):
+        when = walk.get_next(dt.datetime)
+        shortest = min(shortest, (when - last).total_seconds())
+        if shortest < below or when > end:
+            break
+        last = when
+    return shortest
+
+
 def next_run(schedule: dict | None, after: dt.datetime,
              anchor: dt.datetime | None = None) -> dt.datetime | None:
     """Return the schedule's first tick strictly after ``after``.

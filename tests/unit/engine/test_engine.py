@@ -179,6 +179,28 @@ def test_repeated_protect_is_answered_even_when_busy(make_engine, manila):
         engine.protect(ctx(), ref, checkpoint_id="cp-other")
 
 
+def test_one_project_cannot_fill_the_worker(make_engine, manila):
+    engine = make_engine(max_in_flight_per_project=2)
+    share = manila.add_share()
+    ref = {"type": SHARE, "id": share.id}
+    engine.protect(ctx(), ref, checkpoint_id="cp-1")
+    engine.protect(ctx(), ref, checkpoint_id="cp-2")
+    with pytest.raises(exception.QuotaExceeded) as err:
+        engine.protect(ctx(), ref, checkpoint_id="cp-3")
+    assert "max_in_flight_per_project=2" in err.value.message
+    # a repeated request is still answered, another project still served
+    assert engine.protect(ctx(), ref, checkpoint_id="cp-2")["id"] == "cp-2"
+    other = manila.add_share(project_id="p2")
+    engine.protect(ctx("p2"), {"type": SHARE, "id": other.id})
+    # once one ends, the project may go on
+    become(manila, "snapshot", "available")
+    wait_for(lambda: engine.show_checkpoint(ctx(), "cp-1")["status"] ==
+             "available", what="cp-1 available")
+    wait_for(lambda: engine.ops.count_unfinished("p1") < 2,
+             what="an operation of p1 finished")
+    engine.protect(ctx(), ref, checkpoint_id="cp-3")
+
+
 @pytest.mark.parametrize("resource, error", [
     ("share", exception.InvalidInput),
     ({"type": SHARE}, exception.InvalidInput),

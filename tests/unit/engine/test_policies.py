@@ -137,6 +137,38 @@ def test_policies_are_per_project(engine):
     assert engine.show_policy(ctx("p1"), policy["id"])["enabled"] is True
 
 
+@pytest.mark.parametrize("schedule", [
+    {"interval_seconds": 59}, {"cron": "* * * * *"},
+    {"cron": "0,30 * * * *"}, {"cron": "59 23 * * *"},
+])
+def test_a_schedule_more_often_than_the_floor_is_refused(engine, conf,
+                                                         schedule):
+    conf.set_override("min_schedule_interval", 3600, group="share_worker")
+    if schedule == {"cron": "59 23 * * *"}:          # daily: fine
+        engine.create_policy(ctx(), hourly(schedule=schedule))
+        return
+    with pytest.raises(exception.InvalidInput) as err:
+        engine.create_policy(ctx(), hourly(schedule=schedule))
+    assert "min_schedule_interval" in err.value.message
+    policy = engine.create_policy(ctx(), hourly())
+    with pytest.raises(exception.InvalidInput):
+        engine.update_policy(ctx(), policy["id"], {"schedule": schedule})
+    assert engine.list_policies(ctx())[0]["schedule"] == \
+        {"interval_seconds": 3600}
+
+
+def test_policies_per_project_are_bounded(engine, conf):
+    conf.set_override("max_policies_per_project", 2, group="share_worker")
+    first = engine.create_policy(ctx("p1"), hourly())
+    engine.create_policy(ctx("p1"), hourly())
+    with pytest.raises(exception.QuotaExceeded) as err:
+        engine.create_policy(ctx("p1"), hourly())
+    assert "max_policies_per_project=2" in err.value.message
+    engine.create_policy(ctx("p2"), hourly())       # another project: fine
+    engine.delete_policy(ctx("p1"), first["id"])
+    engine.create_policy(ctx("p1"), hourly())
+
+
 def test_update_checks_changes_and_reschedules(engine):
     policy = engine.create_policy(ctx(), hourly())
     off = engine.update_policy(ctx(), policy["id"], {"enabled": False})
@@ -191,7 +223,7 @@ def test_a_due_tick_fires_once_with_schedule_trigger(engine, manila,
 
 def test_one_cycle_fires_every_due_policy(engine, scheduler, clock):
     for i in range(130):        # more than one batch of due policies
-        engine.create_policy(ctx(), hourly(name="p%d" % i))
+        engine.create_policy(ctx("p%d" % (i % 2)), hourly(name="p%d" % i))
     clock.jump(3600)
     assert scheduler.run_once() == 130
     assert scheduler.run_once() == 0
