@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import pathlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,6 +38,7 @@ from manilaclient import api_versions
 from manilaclient import client as manila_client
 from oslo_context import context as o_context
 
+from share_worker.clients.trusts import TrustActor
 from tests.functional.cloud.shares import Shares
 
 CLOUD_SCRIPT = (pathlib.Path(__file__).resolve().parents[3]
@@ -107,8 +110,11 @@ class RealCloud:
         return ks_session.Session(auth=self.auth(user), timeout=30)
 
     def token(self, user: str) -> str:
-        """A new project-scoped token for USER."""
-        return self.session(user).get_token()
+        """A new project-scoped token for USER (remembered: no log line
+        of the run may hold it)."""
+        token = self.session(user).get_token()
+        ISSUED.add(token)
+        return token
 
     def context(self, user: str, token: str | None = None,
                 **kwargs: Any) -> o_context.RequestContext:
@@ -167,9 +173,44 @@ def pytest_configure(config: pytest.Config) -> None:
         "tools/cloud/start runs (deselect with -m 'not real_cloud')")
 
 
+#: every token the tier signed in with, and every trust the worker made
+ISSUED: set[str] = set()
+
+
 @pytest.fixture(scope="session")
-def real_cloud() -> RealCloud:
-    return RealCloud.from_json(_start_cloud())
+def real_cloud(tmp_path_factory) -> Iterator[RealCloud]:
+    """The cloud; at the end of the tier, every log line the run wrote
+    (the worker's included: it runs in this process) is searched for the
+    tokens, passwords and trust ids used: none may appear."""
+    cloud = RealCloud.from_json(_start_cloud())
+    log_path = tmp_path_factory.mktemp("logs") / "run.log"
+    handler = logging.FileHandler(log_path)
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = root.level
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    real_delegate = TrustActor.delegate
+
+    def delegate(self, ctx):
+        trust_id = real_delegate(self, ctx)
+        ISSUED.add(trust_id)
+        return trust_id
+
+    TrustActor.delegate = delegate
+    try:
+        yield cloud
+    finally:
+        TrustActor.delegate = real_delegate
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+        secrets = set(ISSUED) | {u.password for u in cloud.users.values()}
+        text = log_path.read_text(errors="replace")
+        leaked = sorted(s[:12] + "..." for s in secrets if s and s in text)
+        assert leaked == [], "secrets in the run's log: %s" % leaked
 
 
 @pytest.fixture

@@ -143,7 +143,8 @@ def test_b_is_told_nothing_of_as_records(real_cloud, rpc, events, shares,
 
 
 def test_a_policy_file_overrides_a_default(real_cloud, start_service, rpc,
-                                           worker_conf, shares, tmp_path):
+                                           events, worker_conf, shares,
+                                           tmp_path):
     rules = tmp_path / "policy.yaml"
     rules.write_text('"share_worker:checkpoint:get_all_projects": '
                      '"role:reader"\n'
@@ -160,6 +161,9 @@ def test_a_policy_file_overrides_a_default(real_cloud, start_service, rpc,
     cp = rpc.protect(real_cloud.context("sw-admin-a"),
                      {"type": SHARE, "id": share.id})
     assert cp["status"] == "protecting"
+    # ended before the share is cleaned up: no snapshot made after it
+    events.wait(cp["id"], "share_worker.checkpoint.protect.end",
+                timeout=DEADLINE)
 
 
 def test_no_token_is_readable_in_the_store(real_cloud, start_service, rpc,
