@@ -160,5 +160,5 @@ class ConfigurationError(ShareWorkerError):
 CONTRACT_ERRORS = (
     InvalidInput, UnsupportedResourceType, ResourceNotFound,
     CheckpointNotFound, RestoreNotFound, PolicyNotFound, InvalidState,
-    Forbidden, Busy,
+    Forbidden, Busy, QuotaExceeded,
 )

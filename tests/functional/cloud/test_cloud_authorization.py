@@ -190,3 +190,54 @@ def test_no_token_is_readable_in_the_store(real_cloud, start_service, rpc,
     assert ops and ops[0].auth_token is None
     events.wait(cp["id"], "share_worker.checkpoint.protect.end",
                 timeout=DEADLINE)
+
+
+def test_limits_hold_before_anything_is_stored(real_cloud, start_service,
+                                               rpc, events, shares):
+    svc = start_service(max_page_size=1, max_in_flight_per_project=1)
+    share = shares.create("sw-user-a", share_type=real_cloud.slow_share_type)
+    a = real_cloud.context("sw-user-a")
+    for kwargs, field in (
+            ({"options": {"snapshot_name": "n" * 256}},
+             "options.snapshot_name is 256 characters long; at most 255"),
+            ({"options": {"description": "d" * 256}},
+             "options.description is 256"),
+            ({"checkpoint_id": "c" * 256}, "checkpoint_id is 256")):
+        err = refused(rpc.protect, a, {"type": SHARE, "id": share.id},
+                      **kwargs)
+        assert err.exc_type == "InvalidInput" and field in err.value
+    assert rpc.list_checkpoints(a) == []
+    first = rpc.protect(a, {"type": SHARE, "id": share.id})
+    # one in flight for the project: the next is over its quota
+    err = refused(rpc.protect, a, {"type": SHARE, "id": share.id})
+    assert err.exc_type == "QuotaExceeded"
+    assert "max_in_flight_per_project=1" in err.value
+    events.wait(first["id"], "share_worker.checkpoint.protect.end",
+                timeout=DEADLINE)
+    second = rpc.protect(a, {"type": SHARE, "id": share.id})
+    events.wait(second["id"], "share_worker.checkpoint.protect.end",
+                timeout=DEADLINE)
+    # a page is at most max_page_size, whatever limit is asked for
+    assert len(rpc.list_checkpoints(a, limit=50)) == 1
+    assert svc.engine.ops.count_unfinished() == 0
+
+
+def test_a_forged_log_line_stays_inside_its_own(real_cloud, start_service,
+                                                rpc, shares, caplog):
+    start_service()
+    share = shares.create("sw-user-a")
+    forged = "1999-01-01 00:00:00.000 1 ERROR share_worker.forged pwned"
+    ctx = real_cloud.context("sw-user-a",
+                             request_id="req-x\n" + forged + "\r\x1b[2K")
+    err = refused(rpc.protect, ctx, {"type": SHARE, "id": share.id},
+                  options={"force": "yes\n" + forged})
+    assert err.exc_type == "InvalidInput"
+    import logging
+
+    from share_worker.log_escaping import EscapingFormatter
+    formatter = EscapingFormatter(logging.Formatter(
+        "%(levelname)s %(name)s %(message)s"))
+    lines = [line for record in caplog.records
+             for line in formatter.format(record).split("\n")]
+    assert any("pwned" in line for line in lines)
+    assert not any(line.startswith("1999-01-01") for line in lines)

@@ -49,7 +49,7 @@ CONTRACT = {
 CONTRACT_ERRORS = {"InvalidInput", "UnsupportedResourceType",
                    "ResourceNotFound", "CheckpointNotFound",
                    "RestoreNotFound", "PolicyNotFound", "InvalidState",
-                   "Forbidden", "Busy"}
+                   "Forbidden", "Busy", "QuotaExceeded"}
 OPERATION_EVENTS = {
     "protect": "share_worker.checkpoint.protect.error",
     "restore": "share_worker.restore.error",

@@ -108,3 +108,14 @@ def test_a_share_id_from_the_listing_is_accepted(worker, manila):
     assert worker.caller.call(ctx_dict(), "show_protectable_instance",
                               resource_type=SHARE,
                               resource_id=share.id)["id"] == share.id
+
+
+def test_a_project_over_its_quota_gets_quota_exceeded(make_worker, manila):
+    worker = make_worker(max_in_flight_per_project=1)
+    share = manila.add_share(project_id=PROJECT)
+    worker.caller.call(ctx_dict(), "protect",
+                       resource={"type": SHARE, "id": share.id})
+    err = worker.caller.refused(ctx_dict(), "protect",
+                                resource={"type": SHARE, "id": share.id})
+    assert err.exc_type == "QuotaExceeded"
+    assert "max_in_flight_per_project=1" in err.value
