@@ -9,7 +9,6 @@ readable in the store while its operation runs."""
 import json
 import time
 
-import oslo_messaging
 import pytest
 import sqlalchemy as sa
 from oslo_policy import opts as policy_opts
@@ -17,15 +16,10 @@ from oslo_policy import opts as policy_opts
 from share_worker.db import models
 from share_worker.testing.waiting import wait_for
 from tests.functional.cloud.shares import DEADLINE
+from tests.functional.cloud.test_cloud_isolation import refused
 
 pytestmark = pytest.mark.real_cloud
 SHARE = "OS::Manila::Share"
-
-
-def refused(call, *args, **kwargs) -> oslo_messaging.RemoteError:
-    with pytest.raises(oslo_messaging.RemoteError) as err:
-        call(*args, **kwargs)
-    return err.value
 
 
 @pytest.fixture
