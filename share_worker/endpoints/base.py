@@ -83,18 +83,18 @@ class Endpoint:
         self.tokens = tokens
         self.authorizer = authorizer or Authorizer()
 
-    def authenticate(self, raw: Any) -> o_context.RequestContext:
-        """The caller's context, checked: in keystone mode its identity
-        is its token's; in noauth mode its claimed roles and is_admin
-        are dropped. Forbidden saying what is wrong."""
-        checked = request_context(_context(raw), self.auth_strategy)
+    def authenticate(self, ctxt: Any) -> o_context.RequestContext:
+        """The caller's context (as :func:`_context` parsed it), checked:
+        in keystone mode its identity is its token's; in noauth mode its
+        claimed roles and is_admin are dropped. Forbidden saying what is
+        wrong."""
+        checked = request_context(ctxt, self.auth_strategy)
         if self.tokens is not None:
             return self.tokens.authenticate(checked)
         if self.auth_strategy == "noauth":
-            values = checked.to_dict()
-            values.update(roles=list(NOAUTH_ROLES), is_admin=False)
-            return o_context.RequestContext.from_dict(values,
-                                                      overwrite=False)
+            # this request's own context, parsed for it: no copy needed
+            checked.roles = list(NOAUTH_ROLES)
+            checked.is_admin = False
         return checked
 
     def all_projects(self, ctx: o_context.RequestContext, filters: Any,
@@ -194,7 +194,7 @@ def rpc_method(*names: str, rule: str,
             ctx = None
             try:
                 limits.check_context(request.ctxt)
-                ctx = self.authenticate(request.ctxt)
+                ctx = self.authenticate(ctxt)
                 ctx.update_store()      # this thread's log lines name it
                 self.authorizer.authorize(rule, ctx)
                 _check_arguments(fn.__name__, kwargs, names, required)

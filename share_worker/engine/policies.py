@@ -88,11 +88,12 @@ class PolicyMethods:
             except exception.PolicyNotFound:
                 pass
         most = self._conf.share_worker.max_policies_per_project
-        if self.policies.count(ctx.project_id) >= most:
+        count = self.policies.count(ctx.project_id)
+        if count >= most:
             raise exception.QuotaExceeded(
                 "project %s has %d protection policies already "
                 "(max_policies_per_project=%d); delete one first"
-                % (ctx.project_id, most, most))
+                % (ctx.project_id, count, most))
         now = self._clock()
         values.update(id=policy_id, project_id=ctx.project_id,
                       user_id=ctx.user_id, created_at=now, updated_at=now)

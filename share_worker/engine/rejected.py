@@ -18,6 +18,8 @@ import datetime
 import json
 from typing import Any
 
+from oslo_context import context as o_context
+
 from share_worker import exception
 from share_worker.db.store import isotime
 from share_worker.engine import validate
@@ -35,13 +37,6 @@ MAX_ECHOED_OPTIONS = 4096
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= 255 else None
-
-
-def _project(ctxt: Any) -> str | None:
-    project = getattr(ctxt, "project_id", None)
-    if project is None and isinstance(ctxt, dict):
-        project = ctxt.get("project_id") or ctxt.get("project")
-    return _str_or_none(project)
 
 
 def _resource(value: Any) -> dict | None:
@@ -65,7 +60,7 @@ def _bounded(value: Any) -> dict:
     return value if size <= MAX_ECHOED_OPTIONS else {}
 
 
-def rejected_event(kind: str, ctxt: Any, args: dict,
+def rejected_event(kind: str, ctx: o_context.RequestContext, args: dict,
                    error: exception.ShareWorkerError,
                    now: datetime.datetime,
                    checkpoint: dict | None = None,
@@ -76,12 +71,12 @@ def rejected_event(kind: str, ctxt: Any, args: dict,
     if isinstance(error, exception.CheckpointNotFound):
         reported = {"code": error.code,
                     "message": "the checkpoint_id names no checkpoint of "
-                               "project %s" % _project(ctxt)}
+                               "project %s" % ctx.project_id}
     else:
         reported = error.to_error()
     if kind == "restore":
         payload = {
-            "id": None, "project_id": _project(ctxt),
+            "id": None, "project_id": ctx.project_id,
             "checkpoint_id": named,
             "status": "fail", "options": options,
             "target": {"share_id": None, "mode": None},
@@ -91,7 +86,7 @@ def rejected_event(kind: str, ctxt: Any, args: dict,
         payload = dict(checkpoint, error=reported)
     else:
         payload = {
-            "id": named, "project_id": _project(ctxt),
+            "id": named, "project_id": ctx.project_id,
             "resource": _resource(args.get("resource")),
             "status": "error", "options": options, "saved_info": {},
             "trigger": "rpc", "policy_id": None, "error": reported,
