@@ -294,18 +294,24 @@ def test_a_tick_left_pending_is_taken_over_without_duplicates(
 
 # -- retention --
 
-def test_retention_keeps_the_newest_available_checkpoints(
-        engine, manila, scheduler, clock):
-    manila.add_share()
-    policy = engine.create_policy(ctx(), hourly(
-        retention={"max_count": 2}))
-    for i in range(4):
+def hourly_runs(engine, manila, scheduler, clock, policy, runs):
+    """*runs* hourly runs of *policy* (one share), each checkpoint
+    available before the next."""
+    for i in range(runs):
         clock.jump(3600)
         assert scheduler.run_once() == 1
         wait_for(lambda: len(manila.snapshots.items) == i + 1)  # noqa: B023
         finish_snapshots(manila)
         wait_for(lambda: all(c["status"] == "available" for c in
                              policy_checkpoints(engine, policy["id"])))
+
+
+def test_retention_keeps_the_newest_available_checkpoints(
+        engine, manila, scheduler, clock):
+    manila.add_share()
+    policy = engine.create_policy(ctx(), hourly(
+        retention={"max_count": 2}))
+    hourly_runs(engine, manila, scheduler, clock, policy, 4)
     assert scheduler.prune_once() == 2
     cps = policy_checkpoints(engine, policy["id"])     # newest first
     assert [c["status"] for c in cps] == [
@@ -409,13 +415,7 @@ def test_retention_keeps_a_checkpoint_being_restored_from(engine, manila,
     ends."""
     manila.add_share()
     policy = engine.create_policy(ctx(), hourly(retention={"max_count": 1}))
-    for i in range(2):
-        clock.jump(3600)
-        assert scheduler.run_once() == 1
-        wait_for(lambda: len(manila.snapshots.items) == i + 1)  # noqa: B023
-        finish_snapshots(manila)
-        wait_for(lambda: all(c["status"] == "available" for c in
-                             policy_checkpoints(engine, policy["id"])))
+    hourly_runs(engine, manila, scheduler, clock, policy, 2)
     older = policy_checkpoints(engine, policy["id"])[-1]
     restore = engine.restore(ctx(), older["id"])
     wait_for(lambda: [s for s in manila.shares.items.values()
