@@ -74,6 +74,7 @@ class RpcServer:
         self._store_lock = threading.Lock()
         #: requests handled (answered or refused) since the start
         self.handled = 0
+        self._handled_lock = threading.Lock()
 
     def start(self, wait: float = 10.0) -> bool:
         """Start consuming; see :meth:`Consumer.start`."""
@@ -87,7 +88,7 @@ class RpcServer:
 
     def _handle(self, delivery: Delivery) -> None:
         self._handle_one(delivery)     # Abandon: given back, not handled
-        with self._store_lock:
+        with self._handled_lock:
             self.handled += 1
 
     def _handle_one(self, delivery: Delivery) -> None:
