@@ -122,6 +122,29 @@ class Children:
             self.stop(proc)
 
 
+@contextlib.contextmanager
+def sampled(pid: int, out: str | None) -> Iterator[None]:
+    """py-spy samples process *pid* (threads, idle excluded) for the
+    body's duration into *out* (collapsed stacks, one per line with its count); nothing when *out* is
+    None. py-spy must be installed (``pip install py-spy``)."""
+    if out is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record",
+         "--pid", str(pid), "--rate", "250", "--format", "raw",
+         "--output", out, "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        _, err = spy.communicate(timeout=60)
+        if spy.returncode not in (0, -2):
+            print("py-spy failed: %s" % err.decode(errors="replace"),
+                  file=sys.stderr)
+
+
 def start_simulator(children: Children, log_dir: str, delay: float,
                     shares: int, project: str
                     ) -> tuple[subprocess.Popen, str]:

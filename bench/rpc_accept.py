@@ -4,6 +4,7 @@ oslo.messaging endpoint on the same broker, measured in one run::
     .venv/bin/python bench/rpc_accept.py [--casts 5000] [--rounds 3]
                                          [--snapshot-delay 2]
                                          [--database-url URL] [--timeout 600]
+                                         [--profile PREFIX]
 
 One fresh RabbitMQ vhost (127.0.0.1:5672, deleted at the end), one
 topic per server, each server in its own process, the producer (one
@@ -225,7 +226,8 @@ def _count_rows(db: sa.engine.Engine) -> int:
 
 def run_worker(children: _common.Children, url: str, manila: str,
                sim_pid: int, db_url: str, share_ids: list[str], tmp: str,
-               timeout: float, extra: list[str]) -> dict:
+               timeout: float, extra: list[str],
+               profile: str | None = None) -> dict:
     topic = "bench_worker_%s" % uuid.uuid4().hex[:8]
     conf_path = os.path.join(tmp, "worker.conf")
     _worker_config(conf_path, url, topic, manila, db_url, tmp,
@@ -245,17 +247,18 @@ def run_worker(children: _common.Children, url: str, manila: str,
         cpu0 = _cpu_seconds(proc.pid)
         meter = _common.CpuMeter({"worker": proc.pid, "simulator": sim_pid})
         meter.start()
-        start, sent = _cast_all(
-            lambda c, r, cid: api.cast_protect(c, r, checkpoint_id=cid),
-            share_ids)
-        deadline = start + timeout
-        rows = _count_rows(db)
-        tick = threading.Event()
-        while rows < len(share_ids) and time.monotonic() < deadline \
-                and proc.poll() is None:
-            tick.wait(POLL)
+        with _common.sampled(proc.pid, profile):
+            start, sent = _cast_all(
+                lambda c, r, cid: api.cast_protect(c, r, checkpoint_id=cid),
+                share_ids)
+            deadline = start + timeout
             rows = _count_rows(db)
-        elapsed = time.monotonic() - start
+            tick = threading.Event()
+            while rows < len(share_ids) and time.monotonic() < deadline \
+                    and proc.poll() is None:
+                tick.wait(POLL)
+                rows = _count_rows(db)
+            elapsed = time.monotonic() - start
         meter.stop()
         cpu = _cpu_seconds(proc.pid) - cpu0
         stats = _common.control(root, "/_sim/stats")
@@ -334,6 +337,9 @@ def main() -> int:
                         metavar="GROUP.NAME=VALUE",
                         help="extra worker option, e.g. "
                              "share_worker.poll_interval=5 (repeatable)")
+    parser.add_argument("--profile", metavar="PREFIX", default=None,
+                        help="sample each worker run with py-spy into "
+                             "PREFIX-<round>.txt (collapsed stacks)")
     parser.add_argument("--serve-trivial", nargs=2, metavar=("URL", "TOPIC"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -359,7 +365,9 @@ def main() -> int:
                                                 tmp) as db_url:
                         work = run_worker(children, vhost.url, manila,
                                           sim.pid, db_url, share_ids, tmp,
-                                          args.timeout, args.set)
+                                          args.timeout, args.set,
+                                          args.profile and "%s-%d.txt" % (
+                                              args.profile, number))
                     ratios.append(report_round(args, number, db_url, base,
                                                work))
             except Exception:
