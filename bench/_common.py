@@ -125,8 +125,9 @@ class Children:
 @contextlib.contextmanager
 def sampled(pid: int, out: str | None) -> Iterator[None]:
     """py-spy samples process *pid* (threads, idle excluded) for the
-    body's duration into *out* (collapsed stacks, one per line with its count); nothing when *out* is
-    None. py-spy must be installed (``pip install py-spy``)."""
+    body's duration into *out* (collapsed stacks, one per line with its
+    count); nothing when *out* is None. py-spy must be installed
+    (``pip install py-spy``)."""
     if out is None:
         yield
         return

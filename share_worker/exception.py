@@ -131,11 +131,30 @@ class ResourceError(ShareWorkerError):
     msg_fmt = "%(what)s went to status %(status)s"
 
 
-class StoreUnavailable(ShareWorkerError):
+class Unavailable(ShareWorkerError):
+    """Raised when a service the worker can't take a request without
+    does not answer for now; the request is kept and tried again."""
+
+    msg_fmt = "A service is unavailable: %(reason)s"
+    #: what does not answer, for the log lines of an outage
+    service = "a service"
+
+
+class StoreUnavailable(Unavailable):
     """Raised when the store can't be reached or refused a transaction
     for a passing reason; what needed it is kept and tried again."""
 
     msg_fmt = "The store is unavailable: %(reason)s"
+    service = "the store"
+
+
+class IdentityUnavailable(Unavailable):
+    """Raised when Keystone can't validate a request's token for now (no
+    answer, a timeout, a 5xx); the request is kept and tried again."""
+
+    msg_fmt = ("Keystone could not validate the request's token: "
+               "%(reason)s")
+    service = "Keystone"
 
 
 class LeaseLost(ShareWorkerError):

@@ -23,9 +23,10 @@ expose``) on endpoints whose ``target`` version is compatible with the
 request's; each is called as ``method(request, **args)`` with the
 :class:`~share_worker.amqp.wire.RpcRequest` (context dict, cast or call,
 the request's unique id). A method raises ``ShareWorkerError`` subclasses
-for refusals; ``StoreUnavailable`` keeps the request in hand and tries it
-again with backoff until the store answers (intake stops meanwhile: at
-most ``prefetch`` requests are held), or gives it back at stop.
+for refusals; ``Unavailable`` (the store, or Keystone validating a token)
+keeps the request in hand and tries it again with backoff until that
+service answers (intake stops meanwhile: at most ``prefetch`` requests
+are held), or gives it back at stop.
 """
 
 from __future__ import annotations
@@ -69,9 +70,10 @@ class RpcServer:
         self.consumer = Consumer(broker, lambda: self._queues, self._handle,
                                  prefetch=prefetch, workers=workers,
                                  name="rpc")
-        #: when the store last failed a request (one warning per outage)
-        self._store_down_since: float | None = None
-        self._store_lock = threading.Lock()
+        #: since when each unavailable service (by its exception's
+        #: ``service``) has failed requests: one warning per outage
+        self._down_since: dict[str, float] = {}
+        self._down_lock = threading.Lock()
         #: requests handled (answered or refused) since the start
         self.handled = 0
         self._handled_lock = threading.Lock()
@@ -124,14 +126,15 @@ class RpcServer:
             self._reply(request.reply_q, request.msg_id, result, failure)
 
     def _dispatch(self, request: wire.RpcRequest) -> tuple[Any, Any]:
-        """(result, failure) of *request*; waits out a store outage."""
+        """(result, failure) of *request*; waits out an outage of the
+        store or of Keystone."""
         delay = _RETRY_FIRST
         while True:
             try:
                 method = self._method(request)
                 result = method(request, **request.args)
-            except exception.StoreUnavailable as e:
-                self._store_failed(request, e, delay)
+            except exception.Unavailable as e:
+                self._service_failed(request, e, delay)
                 if self.consumer.stopping.wait(delay):
                     raise Abandon() from None
                 delay = min(delay * 2, _RETRY_MAX)
@@ -153,7 +156,7 @@ class RpcServer:
                            "request %s" % (
                                _quote(request.method),
                                _quote(request.ctxt.get("request_id")))))
-            self._store_back()
+            self._services_back()
             return result, None
 
     def _method(self, request: wire.RpcRequest) -> Any:
@@ -189,30 +192,31 @@ class RpcServer:
             LOG.warning("The reply to call %s could not be sent (%s); the "
                         "caller will time out", _quote(msg_id), e)
 
-    # -- store outages: one warning when it starts, one when it ends ------
+    # -- outages: one warning when one starts, one when it ends --------
 
-    def _store_failed(self, request: wire.RpcRequest,
-                      error: exception.ShareWorkerError,
-                      delay: float) -> None:
-        with self._store_lock:
-            first = self._store_down_since is None
+    def _service_failed(self, request: wire.RpcRequest,
+                        error: exception.Unavailable, delay: float) -> None:
+        with self._down_lock:
+            first = error.service not in self._down_since
             if first:
-                self._store_down_since = time.monotonic()
+                self._down_since[error.service] = time.monotonic()
         if first:
-            LOG.warning("The store is unreachable (%s): RPC requests are "
-                        "kept in the queue and recorded once it answers",
+            LOG.warning("%s is unreachable (%s): RPC requests are kept in "
+                        "the queue and handled once it answers",
+                        error.service[:1].upper() + error.service[1:],
                         error.message)
-        LOG.debug("RPC %s (request %s) waits %.1f s for the store",
+        LOG.debug("RPC %s (request %s) waits %.1f s for %s",
                   request.method, _quote(request.ctxt.get("request_id")),
-                  delay)
+                  delay, error.service)
 
-    def _store_back(self) -> None:
-        if self._store_down_since is None:
+    def _services_back(self) -> None:
+        if not self._down_since:
             return
-        with self._store_lock:
-            since, self._store_down_since = self._store_down_since, None
-        if since is not None:
-            LOG.info("The store answers again after %.1f s",
+        with self._down_lock:
+            back, self._down_since = self._down_since, {}
+        for service, since in back.items():
+            LOG.info("%s answers again after %.1f s",
+                     service[:1].upper() + service[1:],
                      time.monotonic() - since)
 
 

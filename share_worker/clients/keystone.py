@@ -36,6 +36,12 @@ from share_worker import exception
 LOG = logging.getLogger(__name__)
 
 _IDENTITY = {"service_type": "identity", "version": (3, 0)}
+#: failures that pass: no answer, a timeout, a 5xx while the worker gets
+#: its own token; the request is kept and tried again
+#: (IdentityUnavailable). A certificate that does not verify is not one.
+_PASSING = (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
+            ks_exc.UnknownConnectionError, ks_exc.RequestTimeout,
+            ks_exc.HttpServerError, ks_exc.DiscoveryFailure)
 _CACHE_SIZE = 4096
 
 
@@ -98,12 +104,17 @@ class TokenValidator:
                 headers={"X-Subject-Token": token}, raise_exc=False)
         except exception.ShareWorkerError:
             raise
+        except _PASSING as e:
+            raise exception.IdentityUnavailable(
+                reason="%s (%s)" % (type(e).__name__, e)) from e
         except ks_exc.ClientException as e:
             LOG.warning("Could not validate a request token: %s", e)
             raise exception.Forbidden(
                 reason="the request's token could not be validated: "
-                       "Keystone did not answer (%s); try again"
-                       % type(e).__name__) from e
+                       "%s; see the worker's log" % type(e).__name__) from e
+        if resp.status_code >= 500 or resp.status_code == 408:
+            raise exception.IdentityUnavailable(
+                reason="Keystone answered HTTP %s" % resp.status_code)
         if resp.status_code in (401, 403):
             # Keystone answers 404 for a bad subject token: this is about
             # the worker's own credentials.

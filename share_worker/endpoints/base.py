@@ -29,7 +29,8 @@ Errors are the contract's exception classes; callers see them as
 caller's project; one whose token or context can't be trusted is only
 logged. Anything else (a bug) is logged
 and reaches the caller as ``InvalidState`` never as a traceback; a store
-that can't be reached (``StoreUnavailable``) goes back to the server,
+that can't be reached (``StoreUnavailable``), or a Keystone that can't
+validate a token for now (``IdentityUnavailable``), goes back to the server,
 which keeps the request and tries it again.
 """
 
@@ -203,7 +204,7 @@ def rpc_method(*names: str, rule: str,
                 if wants_call:
                     return fn(self, ctx, call, **kwargs)
                 return fn(self, ctx, **kwargs)
-            except exception.StoreUnavailable:
+            except exception.Unavailable:
                 raise                      # the server tries again later
             except exception.ShareWorkerError as e:
                 error = _contract_error(e)

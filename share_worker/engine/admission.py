@@ -14,11 +14,16 @@ The count of operations in flight is kept in memory; the store is
 counted again only when the limit is reached (other workers may have
 finished some). Per project the same: a project's count grows with each
 of its accepts here and is counted again in the store when it reaches
-the project limit, so a busy project costs one count query per
-``limit - in flight`` accepts. The committer writes on a connection of
-its own, and logs one line per transaction naming what it recorded
-(each item's ``summary``): a log record per request costs as much as
-its insert.
+the project limit or is older than :data:`PROJECT_RECOUNT` seconds, so
+a busy project costs at most one count query per ``limit - in flight``
+accepts or per ``PROJECT_RECOUNT`` s. With one worker the quota is
+exact; with several, each sees the others' accepts at its next count,
+so a project can briefly exceed its quota by what the other workers
+accepted for it within the last ``PROJECT_RECOUNT`` s.
+
+The committer writes on a connection of its own, and logs one line per
+transaction naming what it recorded (each item's ``summary``): a log
+record per request costs as much as its insert.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 
@@ -43,6 +49,9 @@ COMMIT_TIMEOUT = 120.0
 LOG_CHUNK = 32
 #: projects whose in-flight count is kept in memory
 _PROJECTS_KEPT = 10000
+#: seconds a project's remembered count is trusted before it is counted
+#: in the store again (other workers' accepts, finished operations)
+PROJECT_RECOUNT = 5.0
 
 
 class Admission:
@@ -50,15 +59,17 @@ class Admission:
 
     def __init__(self, ops: OperationStore, limit: Callable[[], int],
                  commit_delay: float = 0.0,
-                 project_limit: Callable[[], int] | None = None) -> None:
+                 project_limit: Callable[[], int] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._ops = ops
+        self._clock = clock
         self._limit = limit
         self._project_limit = project_limit
         self._lock = threading.Lock()
         self.in_flight = 0
-        #: per project: at least its operations in flight (recounted in
-        #: the store when it reaches the project limit)
-        self._projects: dict[str, int] = {}
+        #: per project: (at least its operations in flight, when they were
+        #: counted in the store)
+        self._projects: dict[str, tuple[int, float]] = {}
         self._writer = Writer(ops.store)
         #: new records of concurrent requests share one transaction
         self.committer = GroupCommitter(self._write, name="accept",
@@ -100,17 +111,19 @@ class Admission:
             self.in_flight += 1
 
     def _reserve_for(self, project_id: str, limit: int) -> None:
-        count = self._projects.get(project_id)
-        if count is None or count >= limit:
-            count = self._ops.count_unfinished(project_id)
+        count, counted = self._projects.get(project_id, (None, 0.0))
+        now = self._clock()
+        if count is None or count >= limit \
+                or now - counted >= PROJECT_RECOUNT:
+            count, counted = self._ops.count_unfinished(project_id), now
         if count >= limit:
-            self._projects[project_id] = count
+            self._projects[project_id] = (count, counted)
             raise exception.QuotaExceeded(
                 "project %s has %d operations in flight "
                 "(max_in_flight_per_project=%d); retry once some finish"
                 % (project_id, count, limit))
         self._projects.pop(project_id, None)      # the newest last
-        self._projects[project_id] = count + 1
+        self._projects[project_id] = (count + 1, counted)
         if len(self._projects) > _PROJECTS_KEPT:
             # forget the oldest: it is counted in the store when next seen
             self._projects.pop(next(iter(self._projects)))

@@ -8,7 +8,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 from oslo_context import context as o_context
 
-from share_worker import authorization
+from share_worker import authorization, exception
 from share_worker.authorization import Authorizer
 
 
@@ -43,7 +43,7 @@ def make(policy_file):
         fixture.setUp()
         fixtures.append(fixture)
         conf([], default_config_files=[], default_config_dirs=[])
-        authorizer = Authorizer(conf, clock=clock)   # registers the group
+        Authorizer(conf, clock=clock)     # registers [oslo_policy]
         fixture.config(policy_file=str(policy_file), group="oslo_policy")
         return Authorizer(conf, clock=clock)
 
@@ -64,9 +64,9 @@ def test_a_changed_policy_file_takes_effect_within_the_ttl(make,
     assert authorizer.allowed("checkpoint:create", member)
     clock.now += authorization.DECISION_TTL
     assert not authorizer.allowed("checkpoint:create", member)
-    err = pytest.raises(Exception, authorizer.authorize,
+    err = pytest.raises(exception.Forbidden, authorizer.authorize,
                         "checkpoint:create", member).value
-    assert "share_worker:checkpoint:create" in str(err)
+    assert "share_worker:checkpoint:create" in err.message
 
 
 def test_check_policy_file_forgets_at_once(make, policy_file):

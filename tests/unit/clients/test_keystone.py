@@ -137,9 +137,34 @@ def test_a_token_without_a_project_is_forbidden(tokens, keystone):
         tokens.authenticate(ctx("tok-domain"))
 
 
-def test_keystone_unreachable_is_forbidden_not_a_crash(tokens, keystone):
-    keystone.fail = ks_exc.ConnectFailure("refused")
-    with pytest.raises(exception.Forbidden, match="did not answer"):
+@pytest.mark.parametrize("failure", [
+    ks_exc.ConnectFailure("refused"),
+    ks_exc.ConnectTimeout("timed out"),
+    ks_exc.DiscoveryFailure("no endpoint answered"),
+    ks_exc.ServiceUnavailable(),          # getting the worker's own token
+])
+def test_keystone_unreachable_is_a_passing_failure(tokens, keystone,
+                                                   failure):
+    keystone.fail = failure
+    with pytest.raises(exception.IdentityUnavailable) as info:
+        tokens.authenticate(ctx())
+    assert type(failure).__name__ in info.value.message
+    # it passes: once Keystone answers, the same token is served
+    keystone.fail = None
+    assert tokens.authenticate(ctx()).project_id == "p1"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+def test_a_keystone_5xx_is_a_passing_failure(tokens, keystone, status):
+    keystone.status = status
+    with pytest.raises(exception.IdentityUnavailable,
+                       match="HTTP %d" % status):
+        tokens.authenticate(ctx())
+
+
+def test_a_certificate_failure_is_forbidden(tokens, keystone):
+    keystone.fail = ks_exc.SSLError("certificate verify failed")
+    with pytest.raises(exception.Forbidden, match="SSLError"):
         tokens.authenticate(ctx())
 
 

@@ -2,11 +2,15 @@
 the token's project; a forged context is refused before anything is
 looked up, and a refused cast's event tells nothing of the records."""
 
+import logging
+import threading
+
 import pytest
 from oslo_context import context as o_context
 
 from share_worker import exception
 from share_worker.endpoints.policies import PolicyEndpoint
+from tests.conftest import wait_for
 from tests.unit.endpoints.conftest import PROJECT, SHARE, rpc_request
 from tests.unit.endpoints.test_context import CALLS
 from tests.unit.endpoints.test_refused_casts import refuse_as_cast
@@ -131,3 +135,41 @@ def test_policy_methods_check_the_token_too(make_worker):
         error = err.value
         assert error.code == "Forbidden" and reason in error.message
     assert endpoint.list_policies(rpc_request(ctx("tok-p1"))) == []
+
+
+class FlakyKeystone(Tokens):
+    """Tokens whose Keystone does not answer until ``back`` is set."""
+
+    def __init__(self, known: dict) -> None:
+        super().__init__(known)
+        self.back = threading.Event()
+        self.failed = 0
+
+    def authenticate(self, ctx):
+        if not self.back.is_set():
+            self.failed += 1
+            raise exception.IdentityUnavailable(reason="ConnectFailure")
+        return super().authenticate(ctx)
+
+
+def test_a_cast_waits_out_a_keystone_outage(make_worker, manila, caplog):
+    keystone = FlakyKeystone({"tok-p1": (PROJECT, ["member", "reader"])})
+    worker = make_worker(strategy="keystone", tokens=keystone)
+    shares = [manila.add_share(project_id=PROJECT) for _ in range(3)]
+    with caplog.at_level(logging.WARNING, logger="share_worker.amqp.rpc"):
+        for share in shares:
+            worker.caller.cast(ctx("tok-p1"), "protect",
+                               resource={"type": SHARE, "id": share.id},
+                               checkpoint_id="cp-" + share.id)
+        wait_for(lambda: keystone.failed >= 6, what="retries")
+        assert worker.handled() == 0          # kept in hand, not dropped
+        keystone.back.set()
+        wait_for(lambda: worker.handled() == 3, what="the casts handled")
+    for share in shares:
+        assert worker.store.get_checkpoint("cp-" + share.id)["status"] \
+            != "error"
+    worker.drain()
+    assert worker.errors() == []
+    outage = [r for r in caplog.records if "Keystone is unreachable"
+              in r.getMessage()]
+    assert len(outage) == 1, [r.getMessage() for r in caplog.records]

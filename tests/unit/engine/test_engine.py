@@ -5,6 +5,7 @@ from manilaclient.common.apiclient import exceptions as m_exc
 from oslo_context import context as o_context
 
 from share_worker import exception
+from share_worker.engine import admission
 from tests.conftest import wait_for
 
 SHARE = "OS::Manila::Share"
@@ -199,6 +200,27 @@ def test_one_project_cannot_fill_the_worker(make_engine, manila):
     wait_for(lambda: engine.ops.count_unfinished("p1") < 2,
              what="an operation of p1 finished")
     engine.protect(ctx(), ref, checkpoint_id="cp-3")
+
+
+def test_two_workers_see_each_others_quota_use(make_engine, manila):
+    clock = {"now": 0.0}
+    first = make_engine(max_in_flight_per_project=3)
+    second = make_engine()
+    for engine in (first, second):
+        engine.admission._clock = lambda: clock["now"]
+    ref = {"type": SHARE, "id": manila.add_share().id}
+    first.protect(ctx(), ref, checkpoint_id="cp-1")
+    first.protect(ctx(), ref, checkpoint_id="cp-2")
+    second.protect(ctx(), ref, checkpoint_id="cp-3")   # counts 2 + 1
+    with pytest.raises(exception.QuotaExceeded):
+        second.protect(ctx(), ref, checkpoint_id="cp-4")
+    # the first worker's count is trusted for PROJECT_RECOUNT seconds,
+    # then counted in the store again: the second's accept is seen
+    clock["now"] += admission.PROJECT_RECOUNT
+    with pytest.raises(exception.QuotaExceeded) as err:
+        first.protect(ctx(), ref, checkpoint_id="cp-4")
+    assert "has 3 operations in flight" in err.value.message
+    assert first.ops.count_unfinished("p1") == 3
 
 
 @pytest.mark.parametrize("resource, error", [
