@@ -86,13 +86,15 @@ class Children:
         self._procs: list[subprocess.Popen] = []
 
     def start(self, args: list[str], log_path: str,
-              stdout_pipe: bool = False) -> subprocess.Popen:
+              stdout_pipe: bool = False,
+              stdin_pipe: bool = False) -> subprocess.Popen:
         """Run ``python args...``; stderr (and stdout unless piped) go to
-        *log_path*."""
+        *log_path*; stdin is a pipe if *stdin_pipe*."""
         log = open(log_path, "ab")  # noqa: SIM115 - closed with the child
         try:
             proc = subprocess.Popen(
                 [sys.executable, *args], stderr=log,
+                stdin=subprocess.PIPE if stdin_pipe else None,
                 stdout=subprocess.PIPE if stdout_pipe else log,
                 env=dict(os.environ, PYTHONWARNINGS="ignore"))
         finally:
@@ -108,8 +110,9 @@ class Children:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=self.grace)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        for pipe in (proc.stdout, proc.stdin):
+            if pipe is not None:
+                pipe.close()
         if proc in self._procs:
             self._procs.remove(proc)
         return proc.returncode
