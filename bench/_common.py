@@ -129,15 +129,17 @@ class Children:
 def sampled(pid: int, out: str | None) -> Iterator[None]:
     """py-spy samples process *pid* (threads, idle excluded) for the
     body's duration into *out* (collapsed stacks, one per line with its
-    count); nothing when *out* is None. py-spy must be installed
-    (``pip install py-spy``)."""
+    count); nothing when *out* is None. An *out* ending in ``.gil.txt``
+    samples only the thread holding the GIL: where the CPU goes. py-spy
+    must be installed (``pip install py-spy``)."""
     if out is None:
         yield
         return
     spy = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record",
          "--pid", str(pid), "--rate", "250", "--format", "raw",
-         "--output", out, "--nonblocking"],
+         "--output", out, "--nonblocking",
+         *(["--gil"] if out.endswith(".gil.txt") else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield

@@ -22,7 +22,8 @@ Manila requests per protect; then the median ratios worker / bare of
 wall time and CPU per protect, next to the targets. ``--shares 20000``
 raises ``max_in_flight`` and ``max_in_flight_per_project`` to fit.
 ``--profile PREFIX`` samples each worker run with py-spy into
-``PREFIX-<round>.txt``.
+``PREFIX-<round>.txt`` (a PREFIX ending in ``.gil``: only the thread
+holding the GIL, i.e. where the CPU goes).
 """
 
 from __future__ import annotations
