@@ -188,14 +188,25 @@ class OperationStore:
               hold_until: datetime.datetime) -> bool:
         """Whether *owner* still holds *op_id* (its lease not lapsed); if
         so its lease is held until at least *hold_until*."""
+        return self.fence_many([(op_id, owner, now, hold_until)])[0]
+
+    def fence_many(self, fences: list[tuple[str, str, datetime.datetime,
+                                            datetime.datetime]]
+                   ) -> list[bool]:
+        """:meth:`fence` for each (op_id, owner, now, hold_until), one
+        UPDATE each, all in one transaction."""
         t = models.operations
+        held = []
         with self.store.write() as conn:
-            done = conn.execute(sa.update(t).where(
-                t.c.id == op_id, t.c.lease_owner == owner,
-                t.c.finished.is_(False), t.c.lease_until >= now).values(
-                lease_until=sa.case((t.c.lease_until > hold_until,
-                                     t.c.lease_until), else_=hold_until)))
-            return done.rowcount == 1
+            for op_id, owner, now, hold_until in fences:
+                done = conn.execute(sa.update(t).where(
+                    t.c.id == op_id, t.c.lease_owner == owner,
+                    t.c.finished.is_(False), t.c.lease_until >= now).values(
+                    lease_until=sa.case((t.c.lease_until > hold_until,
+                                         t.c.lease_until),
+                                        else_=hold_until)))
+                held.append(done.rowcount == 1)
+        return held
 
     def release(self, owner: str, keep: set[str] = frozenset()) -> None:
         """Give up every lease but those of *keep* (clean shutdown):

@@ -32,9 +32,14 @@ from oslo_config import cfg
 from share_worker import exception
 from share_worker.db.operations import Advance, Operation, OperationStore
 from share_worker.engine import poller
+from share_worker.engine.committer import GroupCommitter
 from share_worker.engine.steps import LEASE_LOST, StepRunner
 
 LOG = logging.getLogger(__name__)
+
+#: longest a Manila change waits for its lease check to commit; then it
+#: is not made (LeaseLost)
+_FENCE_TIMEOUT = 30.0
 
 
 
@@ -86,11 +91,15 @@ class Reconciler:
                 conf.manila_client.timeout or 60))
         #: the store failed since (one warning per outage)
         self._store_down = False
+        #: concurrent fences (one per Manila change, from every pool
+        #: thread) share a transaction; each is still its own UPDATE
+        self._fences = GroupCommitter(self._store.fence_many, name="fence")
         runner.fence = self.fence
 
     # -- life cycle ---------------------------------------------------------
 
     def start(self) -> None:
+        self._fences.start()
         self._thread = threading.Thread(target=self._run, name="reconciler",
                                         daemon=True)
         self._thread.start()
@@ -116,6 +125,8 @@ class Reconciler:
         while self._acting and time.monotonic() < deadline:
             self._wake.wait(0.05)
             self._wake.clear()
+        # a call still running fences in its own thread from now on
+        self._fences.stop(timeout=max(0.1, deadline - time.monotonic()))
         try:
             self._drain_results()
         except Exception as e:  # noqa: BLE001 - the next owner redoes them
@@ -179,10 +190,22 @@ class Reconciler:
             # since, by a new holding) is no longer this worker's.
             held = self._held.get(op.id) is op
         if not held or now >= self._leases_hold_until or \
-                not self._store.fence(op.id, self._owner, now,
-                                      now + self._call_hold):
+                not self._fenced(op, now):
             raise exception.LeaseLost(what="%s %s" % (op.record_kind,
                                                       op.record_id))
+
+    def _fenced(self, op: Operation, now: datetime.datetime) -> bool:
+        """Whether the store still has *op* leased to this worker (then
+        held for one more call); a fence not committed in time is no."""
+        future = self._fences.submit((op.id, self._owner, now,
+                                      now + self._call_hold))
+        try:
+            return future.result(timeout=_FENCE_TIMEOUT)
+        except futures.TimeoutError:
+            LOG.warning("Reconciler: the lease of %s %s could not be "
+                        "checked within %.0f s", op.record_kind,
+                        op.record_id, _FENCE_TIMEOUT)
+            return False
 
     def _renew_loop(self) -> None:
         lease = datetime.timedelta(seconds=self._conf.lease_seconds)
