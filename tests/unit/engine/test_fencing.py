@@ -2,6 +2,8 @@
 gone, or could not be renewed, makes no further change in Manila for
 it; the operation is taken over and nothing is made twice."""
 
+import threading
+
 import sqlalchemy as sa
 
 from share_worker import exception
@@ -129,3 +131,35 @@ def test_a_step_of_an_operation_let_go_of_makes_no_change(make_engine,
     # the old step was fenced off: the new holding made the snapshot
     assert "checkpoint cp-slow: the lease is no longer this worker's" in \
         caplog.text
+
+
+def test_concurrent_fences_answer_each_operation(engine, manila):
+    """Lease checks may share a transaction (group commit); each
+    operation still gets its own answer: a stolen one among held ones
+    makes no change."""
+    shares = [manila.add_share() for _ in range(6)]
+    release = threading.Event()
+    real_get = manila.shares.get
+    arrived = []
+
+    def get_held_back(share_id):
+        arrived.append(share_id)
+        release.wait(10)
+        return real_get(share_id)
+
+    manila.shares.get = get_held_back
+    for number, share in enumerate(shares):
+        engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                       checkpoint_id="cp-%d" % number)
+    wait_for(lambda: len(arrived) == len(shares), what="every GET share")
+    steal(engine, "cp-3")
+    batches = engine.reconciler._fences.batches
+    release.set()
+    wait_for(lambda: len(creates(manila)) == len(shares) - 1,
+             what="the held ones' creates")
+    wait_for(lambda: engine.reconciler.held == len(shares) - 1,
+             what="the stolen one let go of")
+    made = [c[1] for c in creates(manila)]
+    assert sorted(made) == sorted(s.id for i, s in enumerate(shares)
+                                  if i != 3)
+    assert engine.reconciler._fences.batches > batches
