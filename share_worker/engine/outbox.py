@@ -29,6 +29,10 @@ LOG = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = "1.1"
 _BATCH = 500
+#: after a poke, how long events committed meanwhile may join the round:
+#: under load a round (a read and a delete transaction) carries many
+#: events instead of one or two
+GATHER = 0.02
 #: pause after a failed publish, doubling while it keeps failing
 _BACKOFF_MIN = 0.5
 _BACKOFF_MAX = 10.0
@@ -111,7 +115,8 @@ class Outbox:
                 if self._stopping.wait(self._backoff):
                     return
             else:
-                self._wake.wait(self._interval)
+                if self._wake.wait(self._interval):
+                    self._stopping.wait(GATHER)
             self._wake.clear()
             try:
                 self.flush()
