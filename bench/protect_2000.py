@@ -247,6 +247,7 @@ def one_run(kind: str, args: argparse.Namespace, tmp: str,
         stats = _common.control(root, "/_sim/stats")
     result["requests"] = stats["total"] / args.shares
     result["by_request"] = stats["requests"]
+    result["creates"] = stats.get("spans", {}).get("POST /snapshots")
     return result
 
 
@@ -268,10 +269,13 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def report_run(kind: str, number: int, r: dict, shares: int) -> None:
+    creates = r.get("creates") or [0.0, 0.0]
     print("  %-6s  wall %6.2f s  CPU %5.2f ms/protect  threads %3d  "
-          "RSS %4.0f MB  requests/protect %.2f  ok %d failed %d%s" % (
+          "RSS %4.0f MB  requests/protect %.2f  creates %.1f-%.1f s  "
+          "ok %d failed %d%s" % (
               kind, r["wall"], r["cpu"] * 1000 / shares, r["threads"],
-              r["rss_mb"], r["requests"], r["ok"], r["failed"],
+              r["rss_mb"], r["requests"], creates[0], creates[1], r["ok"],
+              r["failed"],
               "  " + "; ".join(r["errors"]) if r.get("errors") else ""))
 
 

@@ -140,9 +140,16 @@ opts = [
                help="Threads making Manila calls for the engine. Operations "
                     "waiting on Manila hold no thread."),
     cfg.FloatOpt("poll_interval", default=1.0, min=0.05,
-                 help="Seconds between two status polls of the Manila "
-                      "objects the engine waits on (one list call per "
-                      "project and cycle)."),
+                 help="Longest pause, in seconds, between two looks at a "
+                      "Manila object the engine waits on (status polls are "
+                      "one list call per project and cycle). A new wait's "
+                      "first look comes when the recent waits of its kind "
+                      "ended; later looks come after a quarter of the "
+                      "wait's age, between poll_min_interval and this."),
+    cfg.FloatOpt("poll_min_interval", default=0.2, min=0.05,
+                 help="Shortest pause, in seconds, between two status "
+                      "polls of one project's objects of one kind (and "
+                      "between looks at an object about to be ready)."),
     cfg.IntOpt("protect_timeout", default=3600, min=1,
                help="Seconds a snapshot may take to become available."),
     cfg.IntOpt("restore_timeout", default=3600, min=1,

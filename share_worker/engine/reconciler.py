@@ -33,6 +33,7 @@ from share_worker import exception
 from share_worker.db.operations import Advance, Operation, OperationStore
 from share_worker.engine import poller
 from share_worker.engine.committer import GroupCommitter
+from share_worker.engine.poll_schedule import PollSchedule
 from share_worker.engine.steps import LEASE_LOST, StepRunner
 
 LOG = logging.getLogger(__name__)
@@ -80,6 +81,11 @@ class Reconciler:
             max_workers=self._conf.manila_workers,
             thread_name_prefix="manila")
         self._next_scan = self._next_claim = clock()
+        #: when to look at each object waited on (learnt per kind), and
+        #: when each (project, kind, status) group was last polled
+        floor = min(self._conf.poll_min_interval, self._conf.poll_interval)
+        self._looks = PollSchedule(floor, self._conf.poll_interval)
+        self._polled: dict[tuple, float] = {}
         #: until when this worker's leases are sure to hold (the last
         #: renewal that reached the store, plus lease_seconds)
         self._leases_hold_until = clock() + datetime.timedelta(
@@ -177,8 +183,14 @@ class Reconciler:
                 if self._store_down:
                     LOG.info("Reconciler: the store answers again")
                 self._store_down = False
-            self._wake.wait(timeout=self._conf.poll_interval / 2)
+            self._wake.wait(timeout=self._cycle_pause())
             self._wake.clear()
+
+    def _cycle_pause(self) -> float:
+        """Seconds the loop sleeps unless woken: to the next scan, at
+        most half a poll_interval."""
+        left = (self._next_scan - self._clock()).total_seconds()
+        return min(self._conf.poll_interval / 2, max(0.01, left))
 
     def fence(self, op: Operation) -> None:
         """Raise LeaseLost unless *op* is still this worker's; hold it
@@ -257,6 +269,7 @@ class Reconciler:
             for op_id in op_ids:
                 self._held.pop(op_id, None)
                 self._resumed.discard(op_id)
+                self._looks.forget(op_id)
 
     def _cycle(self) -> None:
         self._drain_results()
@@ -280,7 +293,17 @@ class Reconciler:
         if now >= self._next_scan:
             self._scan(now)
             self._next_scan = now + datetime.timedelta(
-                seconds=self._conf.poll_interval)
+                seconds=self._scan_pause(now))
+
+    def _scan_pause(self, now: datetime.datetime) -> float:
+        """Seconds to the next scan: the next look due, between
+        poll_min_interval and poll_interval."""
+        due = self._looks.next_due()
+        pause = self._conf.poll_interval
+        if due is not None:
+            pause = min(pause, max(self._looks.floor,
+                                   due - now.timestamp()))
+        return pause
 
     def _claim(self, now: datetime.datetime,
                until: datetime.datetime) -> None:
@@ -301,22 +324,37 @@ class Reconciler:
 
     def _scan(self, now: datetime.datetime) -> None:
         groups: dict[tuple, list[Operation]] = {}
+        due: set[tuple] = set()
+        ts = now.timestamp()
         for op in list(self._held.values()):
             if op.id in self._busy or op.not_before > now:
                 continue
             if now >= op.deadline:
+                self._looks.forget(op.id)
                 self._dispatch(op, self._runner.timeout,
                                self._plugin_op(op), op)
             elif op.state.get("wait"):
                 wait = op.state["wait"]
                 key = (op.project_id, wait["kind"], wait.get("listed_as"))
+                self._looks.started(op.id, _wait_kind(wait), ts)
                 groups.setdefault(key, []).append(op)
+                if self._looks.due(op.id, ts):
+                    due.add(key)
             else:
                 self._dispatch_act(op)
-        for (project_id, kind, listed_as), waiting in groups.items():
+        for key, waiting in groups.items():
+            # One list answers the whole group: poll it when one of them
+            # is due, at most once per poll_min_interval.
+            if key not in due or \
+                    ts - self._polled.get(key, 0.0) < self._looks.floor:
+                continue
+            self._polled[key] = ts
+            project_id, kind, listed_as = key
             self._busy.update(o.id for o in waiting)
             self._pool.submit(self._poll_group, project_id, kind, listed_as,
                               waiting)
+        for key in set(self._polled) - set(groups):
+            del self._polled[key]
 
     # -- work handed to the pool ------------------------------------------
 
@@ -366,8 +404,10 @@ class Reconciler:
                 self._results.put((op, None))
             self._wake.set()
             return
+        seen = self._clock().timestamp()
         for op in waiting:
-            observed = statuses.get(op.state["wait"]["id"])
+            wait = op.state["wait"]
+            observed = statuses.get(wait["id"])
             try:
                 advance = self._runner.observe(self._plugin_op(op), op,
                                                observed)
@@ -375,6 +415,11 @@ class Reconciler:
                 LOG.exception("%s %s: observe failed", op.record_kind,
                               op.record_id)
                 advance = None
+            if advance is None or advance is LEASE_LOST or \
+                    advance.op.state.get("wait") == wait:
+                self._looks.looked(op.id, seen)
+            else:
+                self._looks.ended(op.id, seen)
             self._results.put((op, advance))
         self._wake.set()
 
@@ -428,3 +473,10 @@ class Reconciler:
         if advances:
             self.finished += finished
             self._on_applied(finished)
+
+
+def _wait_kind(wait: dict) -> str:
+    """What a wait's duration is learnt under: the object's kind and the
+    status it leaves (a snapshot being created and one being deleted
+    take different times)."""
+    return "%s:%s" % (wait["kind"], wait.get("listed_as") or "new")

@@ -42,6 +42,7 @@ import dataclasses
 import itertools
 import re
 import threading
+import time
 
 
 @dataclasses.dataclass
@@ -228,12 +229,17 @@ class Stats:
 
     def reset(self) -> None:
         with self._lock:
+            self._since = time.monotonic()
+            #: route -> [first, last] request, seconds since the reset
+            self._spans: dict[str, list[float]] = {}
             self._routes: collections.Counter = collections.Counter()
             self._actions: collections.Counter = collections.Counter()
             self._statuses: collections.Counter = collections.Counter()
 
     def count(self, route: str, action: str | None, status: int) -> None:
         with self._lock:
+            at = round(time.monotonic() - self._since, 3)
+            self._spans.setdefault(route, [at, at])[1] = at
             self._routes[route] += 1
             self._statuses[str(status)] += 1
             if action:
@@ -246,4 +252,5 @@ class Stats:
                 "requests": dict(self._routes),
                 "actions": dict(self._actions),
                 "statuses": dict(self._statuses),
+                "spans": {r: list(v) for r, v in self._spans.items()},
             }
