@@ -187,8 +187,10 @@ opts = [
                     "comes back; older missed runs are skipped. Never more "
                     "than one catch-up run per policy."),
     cfg.FloatOpt("retention_interval", default=10.0, min=0.05,
-                 help="Seconds between two passes of retention over the "
-                      "policies' checkpoints."),
+                 help="Seconds between two passes of retention over every "
+                      "policy's checkpoints. A policy's retention also runs "
+                      "within about half a second of one of its checkpoints "
+                      "becoming available; this pass is the backstop."),
 ]
 
 

@@ -36,6 +36,8 @@ checkpoints = sa.Table(
     # How many status events the record has had: the sequence of its
     # latest one (DESIGN section 4).
     sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
+    # the checkpoints that became available lately (prompt retention)
+    sa.Index("ix_checkpoints_landed", "status", "updated_at"),
 )
 
 restores = sa.Table(

@@ -216,6 +216,16 @@ class PolicyStore:
         with self.store.read() as conn:
             return [row for row in conn.execute(q) if row.retention]
 
+    def landed_since(self, since: datetime.datetime) -> set[str]:
+        """Ids of the policies with a checkpoint that became available
+        at *since* or later (by its ``updated_at``)."""
+        c = models.checkpoints
+        q = sa.select(c.c.policy_id).distinct().where(
+            c.c.status == "available", c.c.updated_at >= since,
+            c.c.policy_id.is_not(None))
+        with self.store.read() as conn:
+            return {row.policy_id for row in conn.execute(q)}
+
     def checkpoints_of(self, policy_id: str) -> list:
         """The policy's checkpoints that are not deleted, newest first."""
         c = models.checkpoints

@@ -5,7 +5,14 @@ applies their retention::
     scheduler.start()            # a thread; every scheduler_interval s
     scheduler.run_once()         # what one cycle does (tests call it)
     scheduler.prune_once()       # one retention pass
+    scheduler.prune_landed()     # retention of policies whose new
+                                 # checkpoint just became available
     scheduler.stop()
+
+Retention runs for a policy as soon as one of its checkpoints becomes
+available (seen in the store within :data:`LANDED_CHECK` seconds, by any
+worker or engine process), and over every policy each
+``retention_interval`` as a backstop.
 
 A tick fires once across any number of workers sharing the store: each
 claims it by compare-and-swap on the policy's ``next_run_at``, and only
@@ -33,6 +40,12 @@ from share_worker.scheduler import retention, schedule
 LOG = logging.getLogger(__name__)
 #: due policies read per query; a cycle goes on until none is left
 _BATCH = 100
+#: seconds between two looks for checkpoints that became available
+LANDED_CHECK = 0.5
+#: how far back each look reaches beyond the previous one: a checkpoint
+#: committed late with an earlier updated_at (or by a worker whose clock
+#: is behind) is still seen; a policy pruned twice loses nothing
+_LANDED_OVERLAP = datetime.timedelta(seconds=2)
 
 
 class Scheduler:
@@ -49,6 +62,8 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         engine.policy_watchers.append(self._wake.set)
         self._last_prune: datetime.datetime | None = None
+        #: the store was last looked at for landed checkpoints up to here
+        self._landed_from: datetime.datetime | None = None
         #: how many ticks this scheduler fired, and the latest of them as
         #: (policy id, tick) pairs
         self.fired = 0
@@ -83,8 +98,10 @@ class Scheduler:
                 if self._last_prune is None or (
                         now - self._last_prune).total_seconds() >= \
                         self._conf.retention_interval:
-                    self._last_prune = now
+                    self._last_prune = self._landed_from = now
                     self.prune_once()
+                else:
+                    self.prune_landed()
             except Exception:
                 LOG.exception("Scheduler cycle failed; next cycle in %.1f s",
                               self._conf.scheduler_interval)
@@ -92,8 +109,8 @@ class Scheduler:
     def _pause(self) -> float:
         """Seconds to the next due tick or pending lease, at most
         scheduler_interval (policies other workers create are seen
-        within that)."""
-        longest = self._conf.scheduler_interval
+        within that) and LANDED_CHECK (landed checkpoints)."""
+        longest = min(self._conf.scheduler_interval, LANDED_CHECK)
         try:
             soonest = self.engine.policies.soonest()
         except Exception:
@@ -169,12 +186,24 @@ class Scheduler:
 
     # -- retention --
 
-    def prune_once(self) -> int:
-        """Delete the checkpoints retention lets go; how many."""
+    def prune_landed(self) -> int:
+        """Retention of the policies with a checkpoint that became
+        available since the last look; how many checkpoints it let go."""
+        now = self._clock()
+        since = (self._landed_from or now) - _LANDED_OVERLAP
+        self._landed_from = now
+        landed = self.engine.policies.landed_since(since)
+        return self.prune_once(only=landed) if landed else 0
+
+    def prune_once(self, only: set[str] | None = None) -> int:
+        """Delete the checkpoints retention lets go (of the policies
+        *only* names, default all); how many."""
         policies = self.engine.policies
         now = self._clock()
         pruned = 0
         for row in policies.with_retention():
+            if only is not None and row.id not in only:
+                continue
             by_share: dict[str, list[dict]] = collections.defaultdict(list)
             for cp in policies.checkpoints_of(row.id):
                 by_share[cp.resource_id].append(

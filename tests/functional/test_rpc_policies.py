@@ -3,6 +3,8 @@ contract 1.1 through rpcapi and a bare RPCClient, scheduled runs and
 retention, Manila's notifications on exchange openstack."""
 
 import json
+import threading
+import time
 import uuid
 
 import kombu
@@ -93,6 +95,43 @@ def test_scheduled_policy_keeps_its_newest_checkpoints(start_service, rpc,
     assert pruned["policy_id"] == policy["id"]
     assert pruned["trigger"] == "schedule"
     assert len(sim.sim.store.snapshots_of(share_id)) == 2
+
+
+def test_retention_runs_when_the_new_copy_lands(start_service, rpc, sim):
+    """max_count = 1, a run every 3 s, the retention timer at its 10 s
+    default: sampled every 0.2 s for 20 s, the policy never holds two
+    available checkpoints for more than about a second."""
+    start_service()
+    share_id = sim.sim.create_share(PROJECT)
+    policy = rpc.create_policy(user_ctx(), {
+        "name": "every 3 s", "resources": {"share_ids": [share_id]},
+        "schedule": {"interval_seconds": 3}, "retention": {"max_count": 1}})
+    tick = threading.Event()
+    samples = []                 # (seconds since start, available count)
+    start = time.monotonic()
+    while time.monotonic() - start < 20:
+        statuses = [c["status"] for c in policy_checkpoints(
+            rpc, policy["id"])]
+        samples.append((time.monotonic() - start,
+                        statuses.count("available")))
+        tick.wait(0.2)
+    rpc.update_policy(user_ctx(), policy["id"], {"enabled": False})
+    windows, began = [], None
+    for at, available in samples:
+        if available > 1 and began is None:
+            began = at
+        elif available <= 1 and began is not None:
+            windows.append(at - began)
+            began = None
+    print("seconds over max_count, per window: %s"
+          % ", ".join("%.1f" % w for w in windows))
+    assert began is None or samples[-1][0] - began <= 1.2, samples[-8:]
+    made = policy_checkpoints(rpc, policy["id"])
+    assert len(made) >= 5, made            # the runs went on meanwhile
+    assert max(windows, default=0.0) <= 1.2, (windows, samples)
+    # every pruned checkpoint is gone from Manila too, the newest kept
+    wait_for(lambda: len(sim.sim.store.snapshots_of(share_id)) == 1,
+             timeout=30, what="one snapshot left in Manila")
 
 
 @pytest.mark.postgres
