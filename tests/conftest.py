@@ -96,6 +96,9 @@ def conf(tmp_path) -> Iterator[cfg.ConfigOpts]:
     fix.config(state_path=str(tmp_path), host="test-host")
     # tests run policies every second or two; the 60 s floor has its own
     fix.config(min_schedule_interval=1, group="share_worker")
+    # services started in this process keep their engine in it: engine
+    # processes would read the command line's configuration, not this
+    fix.config(engine_processes=0, group="share_worker")
     yield c
     fix.cleanUp()
 

@@ -105,13 +105,16 @@ opts = [
                       "arriving (during a commit or less than this after "
                       "one); a lone request is recorded at once. 0: never "
                       "wait."),
-    cfg.IntOpt("engine_processes", default=0, min=0, max=16,
+    cfg.IntOpt("engine_processes", default=1, min=0, max=16,
                help="0: the share-worker process also advances the "
-                    "operations it accepts. N > 0: it only accepts (RPC), "
-                    "and starts N engine processes that advance every "
-                    "operation in the store, so accepting never waits for "
-                    "the engine's CPU. With the default SQLite store at "
-                    "most 1; use PostgreSQL for more."),
+                    "operations it accepts (one process). N > 0: it only "
+                    "accepts (RPC), and starts N engine processes that "
+                    "advance every operation in the store, so accepting "
+                    "never waits for the engine's CPU: with the default 1 "
+                    "a burst of casts is recorded about twice as fast as "
+                    "with 0. An engine process ends when the share-worker "
+                    "process does. With the default SQLite store at most "
+                    "1; use PostgreSQL for more."),
     cfg.StrOpt("engine_priority", default="idle",
                choices=[
                    ("idle", "Linux SCHED_IDLE: engine processes run on CPU "

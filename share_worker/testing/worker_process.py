@@ -14,6 +14,10 @@ paused (SIGSTOP) and resumed, stopped with SIGTERM and timed::
 
 It runs ``python -m share_worker.cmd.worker`` with the interpreter of
 this process, so a test of a virtualenv tests that virtualenv's code.
+The worker leads a process group of its own, with the engine processes
+it starts (``[share_worker] engine_processes``): kill, pause and resume
+signal the whole group, as a crash or a stalled host would stop them
+all; SIGTERM goes to the worker alone, which stops its engines.
 """
 
 from __future__ import annotations
@@ -82,20 +86,28 @@ class WorkerProcess:
             raise RuntimeError("the worker was never started")
         return self.proc.pid
 
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass                               # the group is gone
+
     def kill(self) -> None:
-        """kill -9, and reap it."""
+        """kill -9 (its engine processes too), and reap it."""
+        if self.proc is None:
+            return
         if self.alive:
-            self.proc.send_signal(signal.SIGCONT)   # a paused one too
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.wait(timeout=30)
+            self._signal_group(signal.SIGCONT)   # a paused one too
+        self._signal_group(signal.SIGKILL)
+        self.proc.wait(timeout=30)
 
     def pause(self) -> None:
-        """SIGSTOP: it stalls mid-whatever (a stalled lease owner)."""
-        self.proc.send_signal(signal.SIGSTOP)
+        """SIGSTOP: it stalls mid-whatever (a stalled lease owner), its
+        engine processes with it."""
+        self._signal_group(signal.SIGSTOP)
 
     def resume(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
+        self._signal_group(signal.SIGCONT)
 
     def term(self, timeout: float = 30.0) -> float:
         """SIGTERM; seconds until it exited (killed after *timeout*,
