@@ -151,6 +151,64 @@ def sampled(pid: int, out: str | None) -> Iterator[None]:
                   file=sys.stderr)
 
 
+def settings(items: list[str]) -> list[tuple[str | None, str, str]]:
+    """``--set GROUP.NAME=VALUE`` items as (group, name, value); group
+    None for ``NAME=VALUE`` ([DEFAULT])."""
+    found = []
+    for item in items:
+        name, _, value = item.partition("=")
+        group, _, option = name.rpartition(".")
+        found.append((group or None, option, value))
+    return found
+
+
+def set_options(conf: object, items: list[str]) -> None:
+    """Apply ``--set`` *items* to an oslo.config ``ConfigOpts``."""
+    for group, option, value in settings(items):
+        conf.set_override(option, value, group=group)
+
+
+def shut(api: object = None, listener: object = None, worker: object = None,
+         vhost: object = None) -> None:
+    """Close what a run over the bus opened, each whatever the others
+    did: an RPC client, an event listener, a worker process (killed), a
+    RabbitMQ vhost (deleted); None is skipped."""
+    try:
+        if api is not None:
+            api.close()
+        if listener is not None:
+            listener.stop()
+    finally:
+        try:
+            if worker is not None:
+                worker.kill()
+        finally:
+            if vhost is not None:
+                vhost.delete()
+
+
+def seeded_simulator(children: Children, log_dir: str, delay: float,
+                     shares: int, project: str
+                     ) -> tuple[str, str, list[str]]:
+    """:func:`start_simulator`; its ``/v2`` URL, its root URL and the
+    ids of its seeded shares."""
+    _, url = start_simulator(children, log_dir, delay, shares, project)
+    root = root_of(url)
+    return url, root, [s["id"] for s in control(root, "/_sim/shares")[
+        "shares"]]
+
+
+def answers(api: object, ctxt: object) -> bool:
+    """Whether the worker behind ``rpcapi.ShareWorkerAPI`` *api* answers
+    a call (as *ctxt*) within 2 s."""
+    try:
+        api._client.prepare(timeout=2).call(ctxt.to_dict(),
+                                            "list_protectable_types")
+        return True
+    except Exception:  # noqa: BLE001 - not yet
+        return False
+
+
 def start_simulator(children: Children, log_dir: str, delay: float,
                     shares: int, project: str
                     ) -> tuple[subprocess.Popen, str]:

@@ -45,6 +45,9 @@ from manilaclient import client as manila_client
 from manilaclient import exceptions as manila_exc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
 USER = "sw-user-a"
 SHARE = "OS::Manila::Share"
 BARE_POLL = 0.2
@@ -259,10 +262,7 @@ def worker_conf(cloud: dict, state: str, extra: list[str]):
     conf.set_override("auth_strategy", "keystone", group="share_worker")
     conf.set_override("connection", "sqlite:///%s" % os.path.join(
         state, "store-%s.db" % uuid.uuid4().hex[:8]), group="database")
-    for item in extra:
-        name, _, value = item.partition("=")
-        grp, _, option = name.rpartition(".")
-        conf.set_override(option, value, group=grp or None)
+    _common.set_options(conf, extra)
     return conf
 
 

@@ -84,10 +84,8 @@ def one_round(args: argparse.Namespace, tmp: str) -> list[float]:
     listener = worker = api = None
     try:
         with _common.Children() as children:
-            _, manila = _common.start_simulator(children, tmp, 2.0,
-                                                args.events, PROJECT)
-            shares = [s["id"] for s in _common.control(
-                _common.root_of(manila), "/_sim/shares")["shares"]]
+            manila, _, shares = _common.seeded_simulator(
+                children, tmp, 2.0, args.events, PROJECT)
             topic = "bench_events_%s" % uuid.uuid4().hex[:6]
             config = write_config(os.path.join(tmp, "worker.conf"), {
                 "DEFAULT": {"transport_url": vhost.url,
@@ -103,7 +101,7 @@ def one_round(args: argparse.Namespace, tmp: str) -> list[float]:
                                    cwd=ROOT).start()
             api = rpcapi.ShareWorkerAPI.from_url(vhost.url, topic=topic,
                                                  timeout=60)
-            wait_for(lambda: _answers(api), timeout=120,
+            wait_for(lambda: _common.answers(api, CTX), timeout=120,
                      what="the worker answering")
             api.create_policy(CTX, {
                 "name": "on create", "resources": {"all_shares": True},
@@ -125,23 +123,9 @@ def one_round(args: argparse.Namespace, tmp: str) -> list[float]:
                      what="a protect.start per share")
             worker.term(timeout=30)
     finally:
-        if api is not None:
-            api.close()
-        if listener is not None:
-            listener.stop()
-        if worker is not None:
-            worker.kill()
-        vhost.delete()
+        _common.shut(api, listener, worker, vhost)
     return [started[s] - sent[s] for s in shares]
 
-
-def _answers(api: rpcapi.ShareWorkerAPI) -> bool:
-    try:
-        api._client.prepare(timeout=2).call(CTX.to_dict(),
-                                            "list_protectable_types")
-        return True
-    except Exception:  # noqa: BLE001 - not yet
-        return False
 
 
 def main() -> int:

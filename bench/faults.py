@@ -108,7 +108,8 @@ class Run:
                                               topic=self.topic, timeout=60)
 
     def ready(self, api: rpcapi.ShareWorkerAPI) -> None:
-        wait(lambda: _answers(api), 60, "answer from the worker", 0.5)
+        wait(lambda: _common.answers(api, CTX), 60,
+             "answer from the worker", 0.5)
 
     def count(self, where: str = "") -> int:
         return _count(self.db_url, where)
@@ -117,14 +118,6 @@ class Run:
         for worker in self.workers:
             worker.kill()
 
-
-def _answers(api: rpcapi.ShareWorkerAPI) -> bool:
-    try:
-        api._client.prepare(timeout=2).call(CTX.to_dict(),
-                                            "list_protectable_types")
-        return True
-    except Exception:  # noqa: BLE001 - not yet
-        return False
 
 
 def _count(db_url: str, where: str) -> int:

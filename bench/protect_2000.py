@@ -186,10 +186,7 @@ def run_worker(endpoint: str, share_ids: list[str], timeout: float,
     if len(share_ids) > BIG:
         for name in ("max_in_flight", "max_in_flight_per_project"):
             conf.set_override(name, 2 * len(share_ids), group="share_worker")
-    for item in extra:
-        name, _, value = item.partition("=")
-        group, _, option = name.rpartition(".")
-        conf.set_override(option, value, group=group or None)
+    _common.set_options(conf, extra)
     sink = CountingSink(len(share_ids))
     engine = service.build_engine(conf, sink=sink)
     engine.start()
@@ -218,11 +215,8 @@ def run_worker(endpoint: str, share_ids: list[str], timeout: float,
 def one_run(kind: str, args: argparse.Namespace, tmp: str,
             profile: str | None) -> dict:
     with _common.Children() as children:
-        _sim, url = _common.start_simulator(children, tmp, args.delay,
-                                            args.shares, PROJECT)
-        root = _common.root_of(url)
-        share_ids = [s["id"] for s in
-                     _common.control(root, "/_sim/shares")["shares"]]
+        url, root, share_ids = _common.seeded_simulator(
+            children, tmp, args.delay, args.shares, PROJECT)
         ids_path = os.path.join(tmp, "shares.json")
         with open(ids_path, "w") as f:
             json.dump(share_ids, f)
@@ -356,9 +350,12 @@ def main() -> int:
     print("  peak RSS           %.0f MB  (target <= %d) %s" % (
         worker["rss_mb"], targets["rss_mb"],
         verdict(worker["rss_mb"], targets["rss_mb"])))
-    failed = sum(r["failed"] + (args.shares - r["ok"] - r["failed"])
-                 for rs in runs.values() for r in rs)
-    return 0 if failed == 0 else 1
+    return 0 if unfinished(runs, args.shares) == 0 else 1
+
+
+def unfinished(runs: dict[str, list[dict]], shares: int) -> int:
+    """Protects that failed or never ended, over every run."""
+    return sum(shares - r["ok"] for rs in runs.values() for r in rs)
 
 
 if __name__ == "__main__":

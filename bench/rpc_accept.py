@@ -207,9 +207,7 @@ def _worker_config(path: str, url: str, topic: str, manila: str,
                          "max_in_flight": str(max(10000, 2 * casts))},
         "manila_client": {"endpoint_override": manila},
         "database": {"connection": db_url}})
-    for item in extra:
-        name, _, value = item.partition("=")
-        group, _, option = name.rpartition(".")
+    for group, option, value in _common.settings(extra):
         group = group or "DEFAULT"
         if group != "DEFAULT" and not parser.has_section(group):
             parser.add_section(group)

@@ -117,11 +117,8 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
     listener = worker = api = None
     try:
         with _common.Children() as children:
-            _, manila = _common.start_simulator(children, tmp, args.delay,
-                                                args.shares, PROJECT)
-            root = _common.root_of(manila)
-            shares = [s["id"] for s in
-                      _common.control(root, "/_sim/shares")["shares"]]
+            manila, root, shares = _common.seeded_simulator(
+                children, tmp, args.delay, args.shares, PROJECT)
             topic = "bench_service_%s" % uuid.uuid4().hex[:6]
             options = {"topic": topic, "auth_strategy": "noauth",
                        "max_in_flight": max(10000, 2 * args.shares),
@@ -136,9 +133,7 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
                     tmp, "service-%s.db" % uuid.uuid4().hex[:6])},
                 "oslo_messaging_notifications": {"topics": status_topic},
                 "manila_notifications": {"enabled": False}}
-            for item in args.set:
-                name, _, value = item.partition("=")
-                group, _, option = name.rpartition(".")
+            for group, option, value in _common.settings(args.set):
                 sections.setdefault(group or "DEFAULT", {})[option] = value
             config = write_config(os.path.join(tmp, "service.conf"),
                                   sections)
@@ -147,7 +142,7 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
                                    cwd=ROOT).start()
             api = rpcapi.ShareWorkerAPI.from_url(vhost.url, topic=topic,
                                                  timeout=60)
-            wait_for(lambda: _answers(api), timeout=120,
+            wait_for(lambda: _common.answers(api, CTX), timeout=120,
                      what="the worker answering")
             # Manila version discovery happens once per worker: not timed
             api.list_protectable_instances(CTX, SHARE, {"name": "none"})
@@ -168,26 +163,12 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
             stats = _common.control(root, "/_sim/stats")
             worker.term(timeout=30)
     finally:
-        if api is not None:
-            api.close()
-        if listener is not None:
-            listener.stop()
-        if worker is not None:
-            worker.kill()
-        vhost.delete()
+        _common.shut(api, listener, worker, vhost)
     return {"wall": wall, "cpu": cpu, "threads": peaks.threads,
             "rss_mb": peaks.rss_mb, "ok": len(ended), "failed": len(failed),
             "requests": stats["total"] / args.shares,
             "creates": stats.get("spans", {}).get("POST /snapshots")}
 
-
-def _answers(api: rpcapi.ShareWorkerAPI) -> bool:
-    try:
-        api._client.prepare(timeout=2).call(CTX.to_dict(),
-                                            "list_protectable_types")
-        return True
-    except Exception:  # noqa: BLE001 - not yet
-        return False
 
 
 def main() -> int:
@@ -237,9 +218,7 @@ def main() -> int:
         protect_2000.verdict(threads, TARGETS["threads"])))
     print("  peak RSS       %.0f MB  (target <= %d) %s" % (
         rss, TARGETS["rss_mb"], protect_2000.verdict(rss, TARGETS["rss_mb"])))
-    failed = sum(r["failed"] + (args.shares - r["ok"] - r["failed"])
-                 for rs in runs.values() for r in rs)
-    return 0 if failed == 0 else 1
+    return 0 if protect_2000.unfinished(runs, args.shares) == 0 else 1
 
 
 if __name__ == "__main__":
