@@ -67,9 +67,11 @@ class Peaks(threading.Thread):
                                len(os.listdir("/proc/self/task")) - 1)
 
 
-def _measure(body) -> dict:
+def _measure(body, ready) -> dict:
     """Run *body()* (which returns when its work is done, with a dict of
-    figures) between CPU and clock readings of this process."""
+    figures) between CPU and clock readings of this process, once
+    *ready()* (which waits for the parent's go) returned."""
+    ready()
     peaks = Peaks()
     peaks.start()
     cpu0, start = time.process_time(), time.monotonic()
@@ -85,7 +87,8 @@ def _measure(body) -> dict:
 
 # -- the bare client (a child process) ---------------------------------------
 
-def run_bare(endpoint: str, share_ids: list[str], timeout: float) -> dict:
+def run_bare(endpoint: str, share_ids: list[str], timeout: float,
+             ready) -> dict:
     from keystoneauth1 import session, token_endpoint
     from manilaclient import client
 
@@ -140,7 +143,7 @@ def run_bare(endpoint: str, share_ids: list[str], timeout: float) -> dict:
         return {"ok": available, "failed": len(failed),
                 "errors": failed[:3]}
 
-    return _measure(body)
+    return _measure(body, ready)
 
 
 # -- the worker's engine (a child process) -----------------------------------
@@ -168,7 +171,7 @@ class CountingSink:
 
 
 def run_worker(endpoint: str, share_ids: list[str], timeout: float,
-               db_url: str, state: str, extra: list[str]) -> dict:
+               db_url: str, state: str, extra: list[str], ready) -> dict:
     from oslo_config import cfg
     from oslo_context import context as o_context
 
@@ -204,7 +207,7 @@ def run_worker(endpoint: str, share_ids: list[str], timeout: float,
                 "accepted": accepted}
 
     try:
-        return _measure(body)
+        return _measure(body, ready)
     finally:
         engine.stop()
         engine.store.dispose()
@@ -249,15 +252,18 @@ def child_main(args: argparse.Namespace) -> int:
     url, ids_path, db_url = args.child_args
     with open(ids_path) as f:
         share_ids = json.load(f)
-    with tempfile.TemporaryDirectory() as state:
-        if args.child == "bare":
-            start = lambda: run_bare(url, share_ids, args.timeout)  # noqa
-        else:
-            start = lambda: run_worker(  # noqa: E731
-                url, share_ids, args.timeout, db_url, state, args.set)
+
+    def ready() -> None:
+        """Set up (not timed): tell the parent, wait for its go."""
         print("ready", flush=True)
         sys.stdin.readline()
-        result = start()
+
+    with tempfile.TemporaryDirectory() as state:
+        if args.child == "bare":
+            result = run_bare(url, share_ids, args.timeout, ready)
+        else:
+            result = run_worker(url, share_ids, args.timeout, db_url, state,
+                                args.set, ready)
     print(json.dumps(result), flush=True)
     return 0
 

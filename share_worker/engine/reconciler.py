@@ -470,9 +470,24 @@ class Reconciler:
             elif adv is not None and not op.state.get("wait"):
                 with self._lock:
                     self._ready.append(op.id)
+            elif adv is not None and not self._looks.known(op.id):
+                # a wait began now: its first look is due before the
+                # next scan planned without it
+                self._looks.started(op.id, _wait_kind(op.state["wait"]),
+                                    self._clock().timestamp())
+                self._next_scan = min(self._next_scan, self._due_scan())
         if advances:
             self.finished += finished
             self._on_applied(finished)
+
+    def _due_scan(self) -> datetime.datetime:
+        """When the soonest look falls due (now if none)."""
+        due = self._looks.next_due()
+        now = self._clock()
+        if due is None:
+            return now
+        return now + datetime.timedelta(
+            seconds=max(0.0, due - now.timestamp()))
 
 
 def _wait_kind(wait: dict) -> str:

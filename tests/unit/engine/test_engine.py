@@ -48,6 +48,27 @@ def test_protect_returns_protecting_then_becomes_available(engine, manila):
     assert status_of(engine, cp["id"]) == "available"
 
 
+def test_a_new_wait_is_first_looked_at_after_the_shortest_pause(
+        make_engine, manila):
+    """A lone protect's snapshot is looked at poll_min_interval after its
+    create, not at the next scan planned before the wait began (once a
+    whole poll_interval, here 5 s, too late)."""
+    engine = make_engine(poll_interval=5.0, poll_min_interval=0.05)
+    share = manila.add_share()
+    # the snapshot is ready as soon as it is made
+    real_create = manila.snapshots.create
+
+    def ready_at_once(*args, **kwargs):
+        snap = real_create(*args, **kwargs)
+        snap.status = "available"
+        return snap
+
+    manila.snapshots.create = ready_at_once
+    cp = engine.protect(ctx(), {"type": SHARE, "id": share.id})
+    engine.sink.wait(cp["id"], "share_worker.checkpoint.protect.end",
+                     timeout=2.5)
+
+
 def test_protect_with_existing_checkpoint_id_returns_it(engine, manila):
     share = manila.add_share()
     ref = {"type": SHARE, "id": share.id}
