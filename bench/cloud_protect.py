@@ -221,6 +221,8 @@ class Sink:
     def __init__(self, expected: int) -> None:
         self.expected = expected
         self.ended = 0
+        #: when each protect.end was seen (monotonic)
+        self.ends: list[float] = []
         self.failed: list[str] = []
         self.done = threading.Event()
         self._lock = threading.Lock()
@@ -231,6 +233,7 @@ class Sink:
         with self._lock:
             if event_type.endswith(".end"):
                 self.ended += 1
+                self.ends.append(time.monotonic())
             else:
                 self.failed.append(str(payload.get("error")))
             if self.ended + len(self.failed) >= self.expected:
@@ -291,6 +294,10 @@ def run_worker(cloud: dict, share_ids: list[str], counter: Counter,
             engine.protect(ctx, {"type": SHARE, "id": share_id})
         sink.done.wait(DEADLINE)
         wall = time.monotonic() - start
+        ends = sorted(t - start for t in sink.ends)
+        if ends:
+            print("    worker's protect.end seen from %.2f s, median %.2f s"
+                  % (ends[0], statistics.median(ends)))
         return {"wall": wall, "requests": counter.take(),
                 "failed": sink.failed + (
                     [] if sink.done.is_set() else ["timed out"])}

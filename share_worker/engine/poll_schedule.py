@@ -56,12 +56,14 @@ class PollSchedule:
             ages = self._learnt.get(kind)
             return statistics.median(ages) if ages else None
 
-    def started(self, key: str, kind: str, now: float) -> None:
-        """A wait began at *now* (a no-op for a known *key*)."""
+    def started(self, key: str, kind: str, now: float) -> float:
+        """A wait began at *now* (a no-op for a known *key*); when its
+        next look is due."""
         expected = self.expected(kind)
         first = self.floor if expected is None else max(self.floor, expected)
         with self._lock:
-            self._waits.setdefault(key, [kind, now, None, now + first])
+            return self._waits.setdefault(key,
+                                          [kind, now, None, now + first])[3]
 
     def known(self, key: str) -> bool:
         with self._lock:
