@@ -68,7 +68,9 @@ class Outbox:
                  interval: float = 0.5) -> None:
         self._ops = ops
         self._sink = sink
-        self._interval = interval
+        #: seconds between two looks at the store when not poked (events
+        #: another process recorded are found by looking)
+        self.interval = interval
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,7 +117,7 @@ class Outbox:
                 if self._stopping.wait(self._backoff):
                     return
             else:
-                if self._wake.wait(self._interval):
+                if self._wake.wait(self.interval):
                     self._stopping.wait(GATHER)
             self._wake.clear()
             try:

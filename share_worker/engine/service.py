@@ -93,10 +93,12 @@ class Engine(Queries, PolicyMethods):
               claim_interval: float | None = None) -> None:
         """Start advancing operations; with *run_operations* False this
         engine only accepts them, and engine processes advance them
-        (looking for new ones every *claim_interval* seconds)."""
+        (looking for new ones, and for the events recorded with them,
+        every *claim_interval* seconds)."""
         self._runs_operations = run_operations
         if claim_interval is not None:
             self.reconciler.claim_interval = claim_interval
+            self.outbox.interval = min(self.outbox.interval, claim_interval)
         self.admission.start()
         if run_operations:
             self.outbox.start()
