@@ -203,8 +203,7 @@ class RpcServer:
         if first:
             LOG.warning("%s is unreachable (%s): RPC requests are kept in "
                         "the queue and handled once it answers",
-                        error.service[:1].upper() + error.service[1:],
-                        error.message)
+                        _capitalized(error.service), error.message)
         LOG.debug("RPC %s (request %s) waits %.1f s for %s",
                   request.method, _quote(request.ctxt.get("request_id")),
                   delay, error.service)
@@ -215,9 +214,14 @@ class RpcServer:
         with self._down_lock:
             back, self._down_since = self._down_since, {}
         for service, since in back.items():
-            LOG.info("%s answers again after %.1f s",
-                     service[:1].upper() + service[1:],
+            LOG.info("%s answers again after %.1f s", _capitalized(service),
                      time.monotonic() - since)
+
+
+def _capitalized(text: str) -> str:
+    """*text* with its first letter upper case ("the store" starts a
+    log line as "The store")."""
+    return text[:1].upper() + text[1:]
 
 
 class _DispatchError(Exception):

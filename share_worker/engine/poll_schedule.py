@@ -53,17 +53,23 @@ class PollSchedule:
         """Seconds the recent waits of *kind* were still going at their
         last look (median), or None before any ended."""
         with self._lock:
-            ages = self._learnt.get(kind)
-            return statistics.median(ages) if ages else None
+            return self._expected(kind)
+
+    def _expected(self, kind: str) -> float | None:
+        ages = self._learnt.get(kind)
+        return statistics.median(ages) if ages else None
 
     def started(self, key: str, kind: str, now: float) -> float:
         """A wait began at *now* (a no-op for a known *key*); when its
         next look is due."""
-        expected = self.expected(kind)
-        first = self.floor if expected is None else max(self.floor, expected)
         with self._lock:
-            return self._waits.setdefault(key,
-                                          [kind, now, None, now + first])[3]
+            wait = self._waits.get(key)
+            if wait is None:
+                expected = self._expected(kind)
+                first = self.floor if expected is None else \
+                    max(self.floor, expected)
+                wait = self._waits[key] = [kind, now, None, now + first]
+            return wait[3]
 
     def known(self, key: str) -> bool:
         with self._lock:
@@ -80,8 +86,7 @@ class PollSchedule:
             wait = self._waits.get(key)
             if wait is None:
                 return
-            ages = self._learnt.get(wait[0])
-            expected = statistics.median(ages) if ages else None
+            expected = self._expected(wait[0])
             age = now - wait[1]
             wait[2] = age
             if expected is not None and \

@@ -310,8 +310,7 @@ class Reconciler:
         due = self._looks.next_due()
         pause = self._conf.poll_interval
         if due is not None:
-            pause = min(pause, max(self._looks.floor,
-                                   due - now.timestamp()))
+            pause = min(pause, max(self._looks.floor, _until(due, now)))
         return pause
 
     def _claim(self, now: datetime.datetime,
@@ -486,11 +485,15 @@ class Reconciler:
                 due = self._looks.started(
                     op.id, _wait_kind(op.state["wait"]), now.timestamp())
                 self._next_scan = min(self._next_scan, now + datetime.
-                                      timedelta(seconds=max(
-                                          0.0, due - now.timestamp())))
+                                      timedelta(seconds=_until(due, now)))
         if advances:
             self.finished += finished
             self._on_applied(finished)
+
+
+def _until(due: float, now: datetime.datetime) -> float:
+    """Seconds from *now* to *due* (a PollSchedule time), 0 if past."""
+    return max(0.0, due - now.timestamp())
 
 
 def _wait_kind(wait: dict) -> str:
