@@ -272,10 +272,11 @@ def report_run(kind: str, number: int, r: dict, shares: int) -> None:
     creates = r.get("creates") or [0.0, 0.0]
     print("  %-6s  wall %6.2f s  CPU %5.2f ms/protect  threads %3d  "
           "RSS %4.0f MB  requests/protect %.2f  creates %.1f-%.1f s  "
-          "ok %d failed %d%s" % (
+          "%sok %d failed %d%s" % (
               kind, r["wall"], r["cpu"] * 1000 / shares, r["threads"],
-              r["rss_mb"], r["requests"], creates[0], creates[1], r["ok"],
-              r["failed"],
+              r["rss_mb"], r["requests"], creates[0], creates[1],
+              "accepted in %.1f s  " % r["accepted"] if "accepted" in r
+              else "", r["ok"], r["failed"],
               "  " + "; ".join(r["errors"]) if r.get("errors") else ""))
 
 

@@ -20,8 +20,12 @@ peak RSS (<= 250 MB).
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -101,6 +105,28 @@ class TreePeaks(threading.Thread):
             self.rss_mb = max(self.rss_mb, rss)
 
 
+def thread_names(pids: list[int]) -> list[str]:
+    """The Python thread names of *pids*, one line per process, from
+    ``py-spy dump`` (which must be installed)."""
+    spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    lines = []
+    for pid in pids:
+        try:
+            out = subprocess.run([spy, "dump", "--pid", str(pid)],
+                                 capture_output=True, text=True,
+                                 timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            lines.append("%d: py-spy failed: %s" % (pid, exc))
+            continue
+        names = collections.Counter(m.group(1) for m in re.finditer(
+            r'^Thread \S+ \(\w+\): "([^"]*)"', out, re.M))
+        listed = ", ".join("%s x%d" % (n, c) if c > 1 else n
+                           for n, c in sorted(names.items()))
+        lines.append("%d: %d threads: %s" % (pid, sum(names.values()),
+                                             listed))
+    return lines
+
+
 def run_service(args: argparse.Namespace, tmp: str) -> dict:
     vhost = VirtualHost(prefix="sw-bench-service").create()
     ended: set[str] = set()
@@ -149,15 +175,34 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
             _common.control(root, "/_sim/stats", method="DELETE")
             peaks = TreePeaks(worker.pid)
             peaks.start()
+            profiles = contextlib.ExitStack()
+            for number, pid in enumerate(_tree(worker.pid)):
+                if args.profile:
+                    profiles.enter_context(_common.sampled(
+                        pid, "%s-%d-%s.txt" % (
+                            args.profile, args.round,
+                            "worker" if number == 0 else "engine%d" % number)))
             cpu0 = _usage(_tree(worker.pid))[0]
+            meter = _common.CpuMeter({"worker": worker.pid})
+            meter.start()
             start = time.monotonic()
             for share_id in shares:
                 api.cast_protect(CTX, {"type": SHARE, "id": share_id})
+            if args.threads:
+                wait_for(lambda: len(ended) >= len(shares) // 4,
+                         timeout=args.timeout, what="a quarter done",
+                         interval=0.02)
+                for line in thread_names(_tree(worker.pid)):
+                    print("  threads of " + line, flush=True)
             wait_for(lambda: len(ended) + len(failed) >= len(shares),
                      timeout=args.timeout, what="a protect.end per share",
                      interval=0.02)
             wall = time.monotonic() - start
             cpu = _usage(_tree(worker.pid))[0] - cpu0
+            meter.stop()
+            profiles.close()
+            print("  machine CPU: %s" % meter.report().replace(
+                "bench children", "simulator"), flush=True)
             peaks.stop.set()
             peaks.join()
             stats = _common.control(root, "/_sim/stats")
@@ -180,6 +225,12 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[],
                         metavar="GROUP.NAME=VALUE",
                         help="a worker option (repeatable)")
+    parser.add_argument("--threads", action="store_true",
+                        help="print the Python threads of each worker "
+                             "process a quarter of the way through (py-spy)")
+    parser.add_argument("--profile", metavar="PREFIX", default=None,
+                        help="py-spy samples of each worker process into "
+                             "PREFIX-ROUND-PROCESS.txt (see protect_2000)")
     args = parser.parse_args()
     # what protect_2000's bare run reads
     args.database_url = None
@@ -187,6 +238,7 @@ def main() -> int:
     for number in range(1, args.rounds + 1):
         print("round %d of %d (%d shares, snapshot delay %.1f s)" % (
             number, args.rounds, args.shares, args.delay), flush=True)
+        args.round = number
         order = ("bare", "service") if number % 2 else ("service", "bare")
         for kind in order:
             with tempfile.TemporaryDirectory() as tmp:
