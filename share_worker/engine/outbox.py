@@ -162,4 +162,8 @@ class Outbox:
                     self._ops.delete_events(done)
                     self.sent += len(done)
             sent += len(done)
+            if len(events) < _BATCH:
+                # all there was: events committed since have poked the
+                # outbox, which looks again at once
+                return sent
         return sent

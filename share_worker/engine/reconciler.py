@@ -44,6 +44,11 @@ _POLL_THREADS = 2
 #: longest a Manila change waits for its lease check to commit; then it
 #: is not made (LeaseLost)
 _FENCE_TIMEOUT = 30.0
+#: a lease check made when a step is handed to the pool serves the step's
+#: first change in Manila if that comes within this share of a lease
+#: (the store holds the operation a lease and a Manila call longer, so
+#: the call has all of its HTTP timeout); a later change checks again
+_PREFENCE_SHARE = 1 / 3
 
 
 
@@ -109,6 +114,14 @@ class Reconciler:
         #: thread) share a transaction; each is still its own UPDATE
         self._fences = GroupCommitter(self._store.fence_many, name="fence")
         runner.fence = self.fence
+        #: steps due this cycle, handed to the pool together once their
+        #: lease checks are committed in one transaction
+        self._to_act: list[Operation] = []
+        #: operation id -> (the Operation, when its lease was checked at
+        #: dispatch): spent by the step's first change in Manila
+        self._prefenced: dict[str, tuple[Operation, datetime.datetime]] = {}
+        self._prefence_for = datetime.timedelta(
+            seconds=self._conf.lease_seconds * _PREFENCE_SHARE)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -210,6 +223,11 @@ class Reconciler:
             # A step of an operation let go of (and maybe taken back
             # since, by a new holding) is no longer this worker's.
             held = self._held.get(op.id) is op
+            checked = self._prefenced.pop(op.id, None)
+        if held and checked is not None and checked[0] is op and \
+                now < checked[1] + self._prefence_for and \
+                now < self._leases_hold_until:
+            return          # checked when the step was handed out
         if not held or now >= self._leases_hold_until or \
                 not self._fenced(op, now):
             raise exception.LeaseLost(what="%s %s" % (op.record_kind,
@@ -303,6 +321,7 @@ class Reconciler:
             self._scan(now)
             self._next_scan = now + datetime.timedelta(
                 seconds=self._scan_pause(now))
+        self._hand_out()
 
     def _scan_pause(self, now: datetime.datetime) -> float:
         """Seconds to the next scan: the next look due, between
@@ -374,10 +393,38 @@ class Reconciler:
         return getter({"type": op.resource_type})
 
     def _dispatch_act(self, op: Operation) -> None:
-        resumed = op.id in self._resumed
-        self._resumed.discard(op.id)
-        self._dispatch(op, self._runner.act, self._plugin_op(op), op,
-                       resumed)
+        """Hand *op*'s next step to the pool at the end of this cycle."""
+        self._busy.add(op.id)
+        self._to_act.append(op)
+
+    def _hand_out(self) -> None:
+        """Dispatch the steps due this cycle, their leases checked first
+        in one transaction (one UPDATE each, as :meth:`fence` makes): a
+        burst of new operations costs one commit, not one per step. A
+        step whose check failed or could not be made checks again in
+        its pool thread before it changes anything."""
+        ops, self._to_act = self._to_act, []
+        if not ops:
+            return
+        now = self._clock()
+        if now < self._leases_hold_until:
+            try:
+                held = self._store.fence_many(
+                    [(op.id, self._owner, now, now + self._call_hold)
+                     for op in ops])
+            except Exception as e:  # noqa: BLE001 - each step checks again
+                LOG.debug("Reconciler: checking %d lease(s) at dispatch "
+                          "failed: %s", len(ops), e)
+                held = [False] * len(ops)
+            with self._lock:
+                for op, ok in zip(ops, held, strict=True):
+                    if ok:
+                        self._prefenced[op.id] = (op, now)
+        for op in ops:
+            resumed = op.id in self._resumed
+            self._resumed.discard(op.id)
+            self._dispatch(op, self._runner.act, self._plugin_op(op), op,
+                           resumed)
 
     def _dispatch(self, op: Operation, fn: Callable[..., Advance | None],
                   *args: Any) -> None:
@@ -449,6 +496,8 @@ class Reconciler:
         with self._lock:
             current = [(op, adv) for op, adv in done
                        if self._held.get(op.id) is op]
+            for op, _ in done:      # a step that changed nothing
+                self._prefenced.pop(op.id, None)
         for op, _ in done:
             self._busy.discard(op.id)
         advances = [adv for _, adv in current

@@ -2,12 +2,14 @@
 gone, or could not be renewed, makes no further change in Manila for
 it; the operation is taken over and nothing is made twice."""
 
+import datetime
 import threading
 
 import sqlalchemy as sa
 
 from share_worker import exception
 from share_worker.db import models
+from share_worker.db.store import utcnow
 from tests.conftest import wait_for
 from tests.unit.engine.test_engine import SHARE, become, ctx
 
@@ -24,20 +26,73 @@ def steal(engine, record_id, owner="someone-else"):
             lease_owner=owner))
 
 
-def test_a_lease_taken_meanwhile_stops_the_create(engine, manila):
+def test_a_lease_taken_before_the_step_stops_the_create(engine, manila):
+    """The lease is checked when the step is handed to the pool (all of
+    a cycle's steps in one transaction): one found lost there makes no
+    change, and the step's own check finds it lost too."""
     share = manila.add_share()
-    real_get = manila.shares.get
+    ops = engine.reconciler._store
+    real_fence_many = ops.fence_many
 
-    def get_then_lose_the_lease(share_id):
+    def lose_the_lease_first(fences):
         steal(engine, "cp-stolen")
-        return real_get(share_id)
+        return real_fence_many(fences)
 
-    manila.shares.get = get_then_lose_the_lease
+    ops.fence_many = lose_the_lease_first
     engine.protect(ctx(), {"type": SHARE, "id": share.id},
                    checkpoint_id="cp-stolen")
     wait_for(lambda: engine.reconciler.held == 0,
              what="the operation let go of")
     assert creates(manila) == []
+
+
+def test_a_step_handed_out_long_before_its_change_checks_again(
+        make_engine, manila):
+    """A step whose change comes more than a third of a lease after its
+    dispatch (it waited in the pool, or its lookups were slow) checks
+    its lease again right before the change."""
+    offset = datetime.timedelta()
+
+    def clock():
+        return utcnow() + offset
+
+    engine = make_engine(clock=clock, lease_seconds=30)
+    share = manila.add_share()
+    real_get = manila.shares.get
+
+    def slow_get_then_lose_the_lease(share_id):
+        nonlocal offset
+        offset = datetime.timedelta(seconds=11)
+        steal(engine, "cp-late")
+        return real_get(share_id)
+
+    manila.shares.get = slow_get_then_lose_the_lease
+    engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                   checkpoint_id="cp-late")
+    wait_for(lambda: engine.reconciler.held == 0,
+             what="the operation let go of")
+    assert creates(manila) == []
+
+
+def test_the_lease_checked_at_dispatch_serves_one_change(engine, manila):
+    """One lease check per change in Manila: the dispatch-time check is
+    spent by the first one (here the create); nothing is checked twice,
+    nothing skipped."""
+    share = manila.add_share()
+    ops = engine.reconciler._store
+    fenced = []
+    real_fence_many = ops.fence_many
+
+    def counting(fences):
+        fenced.extend(f[0] for f in fences)
+        return real_fence_many(fences)
+
+    ops.fence_many = counting
+    engine.protect(ctx(), {"type": SHARE, "id": share.id},
+                   checkpoint_id="cp-1")
+    wait_for(lambda: creates(manila), what="the snapshot create")
+    assert len(fenced) == 1
+    assert engine.reconciler._prefenced == {}
 
 
 def test_an_operation_taken_over_is_let_go_at_the_next_renewal(make_engine,
@@ -94,8 +149,6 @@ def test_a_step_of_an_operation_let_go_of_makes_no_change(make_engine,
     worker lets go of the operation and takes it back, as taken over.
     The old step, when it goes on, makes no change (the lease is the new
     holding's); the new one makes the one snapshot."""
-    import threading
-
     engine = make_engine(lease_seconds=2)
     share = manila.add_share()
     release = threading.Event()
@@ -134,27 +187,37 @@ def test_a_step_of_an_operation_let_go_of_makes_no_change(make_engine,
 
 
 def test_concurrent_fences_answer_each_operation(engine, manila):
-    """Lease checks may share a transaction (group commit); each
-    operation still gets its own answer: a stolen one among held ones
-    makes no change."""
+    """The steps handed out in one cycle have their leases checked in
+    one transaction; each operation still gets its own answer: a stolen
+    one among held ones makes no change."""
     shares = [manila.add_share() for _ in range(6)]
-    release = threading.Event()
-    real_get = manila.shares.get
-    arrived = []
+    ops = engine.reconciler._store
+    real_fence_many = ops.fence_many
+    first_check = threading.Event()
+    go_on = threading.Event()
+    batches = []
 
-    def get_held_back(share_id):
-        arrived.append(share_id)
-        release.wait(10)
-        return real_get(share_id)
+    def checked(fences):
+        if not batches:
+            first_check.set()
+            go_on.wait(10)       # the other five are accepted meanwhile
+        held = engine.reconciler._held
+        records = [held[f[0]].record_id for f in fences if f[0] in held]
+        batches.append(records)
+        if "cp-3" in records:
+            steal(engine, "cp-3")
+        return real_fence_many(fences)
 
-    manila.shares.get = get_held_back
-    for number, share in enumerate(shares):
+    ops.fence_many = checked
+    engine.protect(ctx(), {"type": SHARE, "id": shares[0].id},
+                   checkpoint_id="cp-0")
+    assert first_check.wait(10)
+    for number, share in enumerate(shares[1:], start=1):
         engine.protect(ctx(), {"type": SHARE, "id": share.id},
                        checkpoint_id="cp-%d" % number)
-    wait_for(lambda: len(arrived) == len(shares), what="every GET share")
-    steal(engine, "cp-3")
-    batches = engine.reconciler._fences.batches
-    release.set()
+    wait_for(lambda: len(engine.reconciler._ready) == 5,
+             what="the other five waiting for the reconciler")
+    go_on.set()
     wait_for(lambda: len(creates(manila)) == len(shares) - 1,
              what="the held ones' creates")
     wait_for(lambda: engine.reconciler.held == len(shares) - 1,
@@ -162,4 +225,5 @@ def test_concurrent_fences_answer_each_operation(engine, manila):
     made = [c[1] for c in creates(manila)]
     assert sorted(made) == sorted(s.id for i, s in enumerate(shares)
                                   if i != 3)
-    assert engine.reconciler._fences.batches > batches
+    assert batches[0] == ["cp-0"]
+    assert sorted(batches[1]) == ["cp-%d" % n for n in range(1, 6)]
