@@ -101,10 +101,11 @@ opts = [
                       "for more accepted requests before it records them in "
                       "one transaction (like PostgreSQL's commit_delay): "
                       "fewer, larger transactions cost less CPU per "
-                      "request. It applies only while requests keep "
-                      "arriving (during a commit or less than this after "
-                      "one); a lone request is recorded at once. 0: never "
-                      "wait."),
+                      "request. It applies only while requests arrive "
+                      "together (less than this after a transaction that "
+                      "recorded several); a lone request, or one caller "
+                      "waiting for each of its requests, is recorded at "
+                      "once. 0: never wait."),
     cfg.IntOpt("engine_processes", default=1, min=0, max=16,
                help="0: the share-worker process also advances the "
                     "operations it accepts (one process). N > 0: it only "

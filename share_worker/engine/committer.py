@@ -4,13 +4,17 @@ Each RPC handler hands its write to the committer and waits on its own
 future; one thread takes everything queued (while the previous commit
 ran), writes it in one transaction and resolves each future only after
 the commit, so a handler still returns only once its record is in the
-store (invariant 1). A request arriving when the committer has been
-idle for *delay* seconds is committed at once in its own thread (no
-hand-over to the committer thread and back). Under load (during a
-commit, or less than *delay* after one ended) requests queue up, and the
+store (invariant 1). A request arriving when no commit runs is
+committed at once in its own thread (no hand-over to the committer
+thread and back), unless requests arrive together: less than *delay*
+seconds after a commit that carried several of them. Then, and during a
+commit, requests queue up, and after a commit with company the
 committer thread waits *delay* for more of them before it writes the
-queue in one transaction, like PostgreSQL's ``commit_delay``: fewer,
-larger transactions cost less CPU per request than many small ones::
+queue in one transaction, like PostgreSQL's ``commit_delay`` (which
+waits only when other transactions are active): fewer, larger
+transactions cost less CPU per request than many small ones, and a lone
+caller that waits for each of its requests never waits for company that
+can't come::
 
     committer = GroupCommitter(ops.accept_many, name="accept", delay=0.002)
     committer.start()
@@ -55,8 +59,10 @@ class GroupCommitter:
         self._max_batch = max_batch
         self._delay = delay
         self._clock = clock
-        #: when the last commit ended (clock seconds)
+        #: when the last commit ended (clock seconds), and how many
+        #: requests it carried
         self._last_end = float("-inf")
+        self._last_size = 0
         self._stopping = threading.Event()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -72,14 +78,15 @@ class GroupCommitter:
         self.batches = 0
 
     def start(self) -> None:
+        """Take requests; the committer thread starts with the first one
+        that queues (a committer whose requests never meet, such as an
+        engine process's, costs no thread)."""
         with self._lock:
             if self._running:
                 return
             self._running = True
             self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=self._name,
-                                        daemon=True)
-        self._thread.start()
+            self._thread = None
 
     def stop(self, timeout: float = 60.0) -> None:
         """Commit what was submitted so far, then stop the thread."""
@@ -88,6 +95,8 @@ class GroupCommitter:
                 return
             self._running = False
             self._stopping.set()
+            if self._thread is None:
+                return          # nothing ever queued
             self._queue.put(_STOP)
         if self._thread is not None:
             self._thread.join(timeout)
@@ -102,21 +111,31 @@ class GroupCommitter:
         with self._lock:
             if self._running and (self._busy or self._claiming
                                   or not self._queue.empty()
-                                  or self._clock() - self._last_end
-                                  < self._delay):
+                                  or self._together()):
                 self._queue.put((item, future))
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name=self._name, daemon=True)
+                    self._thread.start()
                 return future
             self._busy += 1
         try:
             self._commit_safely([(item, future)])
         finally:
-            self._done()
+            self._done(1)
         return future
 
-    def _done(self) -> None:
+    def _together(self) -> bool:
+        """Whether requests arrive together (the last commit carried
+        several, less than *delay* ago): then they wait for company."""
+        return self._last_size > 1 and \
+            self._clock() - self._last_end < self._delay
+
+    def _done(self, size: int) -> None:
         with self._idle:
             self._busy -= 1
             self._last_end = self._clock()
+            self._last_size = size
             self._idle.notify_all()
 
     def _run(self) -> None:
@@ -124,7 +143,9 @@ class GroupCommitter:
             entry = self._queue.get()
             if entry is _STOP:
                 return
-            if self._delay:       # under load: wait for company
+            with self._lock:
+                together = self._together()
+            if together:          # under load: wait for company
                 self._stopping.wait(self._delay)
             with self._idle:      # what queues up meanwhile joins in
                 self._claiming = True       # callers queue up behind it
@@ -146,7 +167,7 @@ class GroupCommitter:
             try:
                 self._commit_safely(batch)
             finally:
-                self._done()
+                self._done(len(batch))
             if stop:
                 return
 

@@ -76,6 +76,36 @@ def test_a_lone_item_is_committed_at_once_by_its_caller(committer, writer):
     assert writer.threads == [threading.current_thread().name]
 
 
+def test_no_thread_until_requests_meet(writer):
+    """Lone requests are committed by their callers: the committer's
+    thread starts only when one queues (an engine process, which accepts
+    nothing, costs no thread for its accept committer); a stop then
+    still commits what queued."""
+    committer = GroupCommitter(writer, name="lazy")
+    committer.start()
+    try:
+        committer.submit("a").result(WAIT)
+        assert committer._thread is None
+        writer.release.clear()
+        writer.entered.clear()
+        caller = threading.Thread(target=lambda: committer.submit("b"))
+        caller.start()
+        assert writer.entered.wait(WAIT)
+        queued = committer.submit("c")       # during b's commit: queues
+        assert committer._thread is not None
+        writer.release.set()
+        assert queued.result(WAIT) == "C"
+        caller.join(WAIT)
+    finally:
+        committer.stop()
+    committer.start()                        # a restart after a stop
+    try:
+        assert committer.submit("d").result(WAIT) == "D"
+    finally:
+        committer.stop()
+    assert writer.batches == [["a"], ["b"], ["c"], ["d"]]
+
+
 def test_items_submitted_during_a_commit_share_the_next_one(committer,
                                                             writer):
     first = hold_first_commit(committer, writer)
@@ -158,34 +188,63 @@ class Clock:
 
 
 def test_under_load_the_thread_waits_the_delay_for_company(writer):
-    """A request less than *delay* after a commit queues; the committer
-    thread waits *delay* and writes what arrived meanwhile together."""
+    """Requests that arrive during a commit queue up and are written
+    together; a request less than *delay* after such a commit (with
+    company) queues too, and the committer thread waits *delay* for more
+    before it writes."""
     committer = GroupCommitter(writer, name="test", delay=0.5)
     committer.start()
     try:
-        assert committer.submit("a").result(WAIT) == "A"      # idle: inline
-        pending = [committer.submit(name) for name in ("b", "c", "d")]
-        assert [f.result(WAIT) for f in pending] == ["B", "C", "D"]
+        writer.release.clear()
+        first = threading.Thread(target=lambda: committer.submit("a"),
+                                 name="caller")
+        first.start()
+        assert writer.entered.wait(WAIT)    # "a" commits inline, held
+        pending = [committer.submit(name) for name in ("b", "c")]
+        writer.release.set()
+        assert [f.result(WAIT) for f in pending] == ["B", "C"]
+        first.join(WAIT)
+        # right after a commit of two: it waits for company
+        later = [committer.submit(name) for name in ("d", "e")]
+        assert [f.result(WAIT) for f in later] == ["D", "E"]
     finally:
         committer.stop()
-    assert writer.batches == [["a"], ["b", "c", "d"]]
-    assert writer.threads == [threading.current_thread().name, "test"]
+    assert writer.batches == [["a"], ["b", "c"], ["d", "e"]]
+    assert writer.threads == ["caller", "test", "test"]
 
 
-def test_a_request_after_an_idle_delay_is_committed_at_once(writer):
+def test_a_lone_caller_is_committed_at_once(writer):
+    """One caller waiting for each of its requests has no company to
+    wait for: each is written at once in its own thread, however soon
+    it follows the last; after a commit of several, a request within
+    the delay queues."""
     clock = Clock()
     committer = GroupCommitter(writer, name="test", delay=0.01, clock=clock)
     committer.start()
     try:
         committer.submit("a").result(WAIT)
-        clock.now += 0.005                  # within the delay: queued
+        clock.now += 0.005                  # within the delay, alone
         committer.submit("b").result(WAIT)
+        writer.release.clear()
+        holder = threading.Thread(target=lambda: committer.submit("c"))
+        holder.start()
+        assert wait_for(lambda: writer.batches[-1] == ["c"],
+                        what="c committing")
+        pending = [committer.submit(name) for name in ("d", "e")]
+        writer.release.set()
+        [f.result(WAIT) for f in pending]
+        holder.join(WAIT)
+        clock.now += 0.005                  # within the delay, after two
+        committer.submit("f").result(WAIT)
         clock.now += 1.0                    # idle since: at once
-        committer.submit("c").result(WAIT)
+        committer.submit("g").result(WAIT)
     finally:
         committer.stop()
     me = threading.current_thread().name
-    assert writer.threads == [me, "test", me]
+    assert writer.batches == [["a"], ["b"], ["c"], ["d", "e"], ["f"],
+                              ["g"]]
+    assert writer.threads[:2] == [me, me]
+    assert writer.threads[3:] == ["test", "test", me]
 
 
 def test_stop_does_not_wait_out_the_delay(writer):
