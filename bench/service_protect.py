@@ -119,7 +119,7 @@ def thread_names(pids: list[int]) -> list[str]:
             lines.append("%d: py-spy failed: %s" % (pid, exc))
             continue
         names = collections.Counter(m.group(1) for m in re.finditer(
-            r'^Thread \S+ \(\w+\): "([^"]*)"', out, re.M))
+            r'^Thread \S+ \([^)]*\): "([^"]*)"', out, re.M))
         listed = ", ".join("%s x%d" % (n, c) if c > 1 else n
                            for n, c in sorted(names.items()))
         lines.append("%d: %d threads: %s" % (pid, sum(names.values()),
@@ -133,7 +133,15 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
     failed: set[str] = set()
     lock = threading.Lock()
 
+    started: set[str] = set()
+    all_started: list[float] = []
+
     def count(event_type: str, priority: str, payload: dict) -> None:
+        if event_type.endswith(".protect.start"):
+            with lock:
+                started.add(payload.get("id"))
+                if len(started) == args.shares:
+                    all_started.append(time.monotonic())
         if event_type.endswith((".protect.end", ".protect.error")):
             with lock:
                 (ended if event_type.endswith(".end") else failed).add(
@@ -188,6 +196,7 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
             start = time.monotonic()
             for share_id in shares:
                 api.cast_protect(CTX, {"type": SHARE, "id": share_id})
+            cast = time.monotonic() - start
             if args.threads:
                 wait_for(lambda: len(ended) >= len(shares) // 4,
                          timeout=args.timeout, what="a quarter done",
@@ -210,6 +219,8 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
     finally:
         _common.shut(api, listener, worker, vhost)
     return {"wall": wall, "cpu": cpu, "threads": peaks.threads,
+            "started": all_started[0] - start if all_started else
+            float("nan"), "cast": cast,
             "rss_mb": peaks.rss_mb, "ok": len(ended), "failed": len(failed),
             "requests": stats["total"] / args.shares,
             "creates": stats.get("spans", {}).get("POST /snapshots")}
@@ -257,6 +268,9 @@ def main() -> int:
                     raise
             runs[kind].append(result)
             protect_2000.report_run(kind, number, result, args.shares)
+            if "cast" in result:
+                print("          casts sent in %.1f s, the last protect.start "
+                      "seen at %.1f s" % (result["cast"], result["started"]))
     wall = statistics.median(s["wall"] / b["wall"] for s, b in
                              zip(runs["service"], runs["bare"], strict=True))
     threads = max(r["threads"] for r in runs["service"])

@@ -40,6 +40,11 @@ from share_worker.supervisor import EngineProcesses
 
 LOG = logging.getLogger(__name__)
 
+#: with engine processes, seconds between two looks of the share-worker
+#: process's outbox for the status events they recorded (its own go out
+#: at once): a protect.end is published at most this much later
+ENGINE_EVENTS_LOOK = 0.1
+
 
 def database_url(conf: cfg.ConfigOpts) -> str:
     """``[database] connection``, or the SQLite file under state_path."""
@@ -70,8 +75,9 @@ def build_engine(conf: cfg.ConfigOpts, sink: EventSink | None = None,
 
 
 def build_engine_process(conf: cfg.ConfigOpts) -> Engine:
-    """The engine of an engine process: it publishes status events."""
-    return build_engine(conf, sink=messaging.event_sink(conf))
+    """The engine of an engine process: it advances operations; the
+    share-worker process publishes the status events it records."""
+    return build_engine(conf)
 
 
 class WorkerService:
@@ -120,7 +126,8 @@ class WorkerService:
         if self.engine_processes is None:
             self.engine.start()
         else:
-            self.engine.start(run_operations=False)
+            self.engine.start(run_operations=False,
+                              event_interval=ENGINE_EVENTS_LOOK)
             self.engine_processes.start()
         self.server.start()
         self.scheduler.start()

@@ -6,8 +6,9 @@ engine_processes`` > 0, with its own arguments::
     python -m share_worker.cmd.engine --config-file share_worker.conf
 
 It advances the operations in the store (leases keep processes from
-doing the same work), publishes their status events, and stops on
-SIGTERM, or when the worker that started it is gone.
+doing the same work) and records their status events, which the
+``share-worker`` process publishes; it stops on SIGTERM, or when the
+worker that started it is gone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from share_worker.cmd import worker
 
 LOG = logging.getLogger(__name__)
 
-#: seconds between two looks for new operations (and for the parent)
+#: seconds between two looks for new operations
 _CLAIM_INTERVAL = 0.2
 
 
@@ -79,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     parent = os.getppid()
-    engine.start(claim_interval=min(conf.share_worker.poll_interval,
+    engine.start(publish=False,
+                 claim_interval=min(conf.share_worker.poll_interval,
                                     _CLAIM_INTERVAL))
     while not stopping.wait(1.0):
         if os.getppid() != parent:

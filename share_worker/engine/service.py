@@ -86,22 +86,35 @@ class Engine(Queries, PolicyMethods):
         self.purger = Purger(
             store, lambda: conf.share_worker.deleted_retention, clock)
         self._runs_operations = True
+        self._publishes = True
 
     # -- life cycle ---------------------------------------------------------
 
-    def start(self, run_operations: bool = True,
-              claim_interval: float | None = None) -> None:
-        """Start advancing operations; with *run_operations* False this
-        engine only accepts them, and engine processes advance them
-        (looking for new ones, and for the events recorded with them,
-        every *claim_interval* seconds)."""
+    def start(self, run_operations: bool = True, publish: bool = True,
+              claim_interval: float | None = None,
+              event_interval: float | None = None) -> None:
+        """Start accepting operations, and:
+
+        - with *run_operations*, advance them (an engine process looks
+          for those another process accepted every *claim_interval*
+          seconds);
+        - with *publish*, publish the status events of the store's
+          outbox: its own at once, those other processes record within
+          *event_interval* seconds.
+
+        The share-worker process with engine processes accepts and
+        publishes; they only advance, so publishing takes none of their
+        CPU."""
         self._runs_operations = run_operations
+        self._publishes = publish
         if claim_interval is not None:
             self.reconciler.claim_interval = claim_interval
-            self.outbox.interval = min(self.outbox.interval, claim_interval)
+        if event_interval is not None:
+            self.outbox.interval = event_interval
         self.admission.start()
-        if run_operations:
+        if publish:
             self.outbox.start()
+        if run_operations:
             self.reconciler.start()
             self.purger.start()
         LOG.info("Engine %s started (%s); %d operations in flight in the "
@@ -124,6 +137,7 @@ class Engine(Queries, PolicyMethods):
         if self._runs_operations:
             self.purger.stop(timeout=left(0.1))
             self.reconciler.stop(timeout=left(0.5))
+        if self._publishes:
             self.outbox.stop(timeout=left(1.0))
         LOG.info("Engine %s stopped", self.owner)
 
@@ -156,7 +170,7 @@ class Engine(Queries, PolicyMethods):
     def _hand_over(self, op: Operation) -> None:
         if self._runs_operations:
             self.reconciler.submit(op)
-            self.outbox.poke()
+        self.outbox.poke()
 
     def report_rejected(self, kind: str, ctx: o_context.RequestContext,
                         args: dict, error: exception.ShareWorkerError,

@@ -1,12 +1,18 @@
 """The engine end to end over a fake Manila: records, phases, events."""
 
+import datetime
+
 import pytest
 from manilaclient.common.apiclient import exceptions as m_exc
 from oslo_context import context as o_context
 
 from share_worker import exception
+from share_worker.db.store import Store
 from share_worker.engine import admission
-from tests.conftest import wait_for
+from share_worker.engine.service import Engine
+from share_worker.plugins.loader import PluginRegistry
+from tests.conftest import RecordingSink, wait_for
+from tests.unit import fakes
 
 SHARE = "OS::Manila::Share"
 
@@ -338,3 +344,55 @@ def test_a_redelivered_protect_or_restore_finds_its_first_record(engine,
     restore = engine.restore(ctx(), first["id"], request_key="msg-3")
     assert engine.restore(ctx(), first["id"], request_key="msg-3") == \
         restore
+
+
+def test_the_accepting_engine_publishes_what_an_engine_process_records(
+        conf, sqlite_url, manila):
+    """With engine processes, the share-worker process's engine accepts
+    and publishes, they only advance: the events an engine process
+    records go out through the accepting engine's outbox, and an engine
+    process that stops deletes none of them."""
+    conf.set_override("poll_interval", 0.05, group="share_worker")
+
+    def engine(sink):
+        clients = fakes.FakeClients(manila)
+        store = Store.from_url(sqlite_url)
+        store.upgrade()
+        return Engine(conf, store, PluginRegistry.load(clients), clients,
+                      sink=sink)
+
+    class AnySink:
+        """Takes anything: an event published here is seen, never kept
+        back by a failed check."""
+
+        def __init__(self):
+            self.events = []
+
+        def publish(self, event_type, priority, payload):
+            self.events.append((event_type, payload))
+
+    published, unused = RecordingSink(), AnySink()
+    accepting, advancing = engine(published), engine(unused)
+    accepting.start(run_operations=False, event_interval=0.05)
+    advancing.start(publish=False, claim_interval=0.05)
+    try:
+        share = manila.add_share()
+        accepting.protect(ctx(), {"type": SHARE, "id": share.id},
+                          checkpoint_id="cp-split")
+        published.wait("cp-split", "share_worker.checkpoint.protect.start")
+        wait_for(lambda: become(manila, "snapshot", "available"),
+                 what="the engine process's snapshot create")
+        published.wait("cp-split", "share_worker.checkpoint.protect.end")
+    finally:
+        accepting.stop()
+    try:
+        # recorded once the accepting engine stopped: the stopping engine
+        # process leaves it in the store
+        advancing.ops.add_event("share_worker.checkpoint.protect.end",
+                                "INFO", {"id": "cp-later"},
+                                datetime.datetime(2026, 1, 1))
+    finally:
+        advancing.stop()
+    assert unused.events == []
+    assert [e["payload"]["id"] for e in
+            advancing.ops.pending_events(10)] == ["cp-later"]
