@@ -193,20 +193,26 @@ class OperationStore:
     def fence_many(self, fences: list[tuple[str, str, datetime.datetime,
                                             datetime.datetime]]
                    ) -> list[bool]:
-        """:meth:`fence` for each (op_id, owner, now, hold_until), one
-        UPDATE each, all in one transaction."""
+        """:meth:`fence` for each (op_id, owner, now, hold_until), all in
+        one transaction: the store checks each operation's lease (its
+        own row's owner, finish and expiry), one UPDATE per (owner, now,
+        hold_until) that answers which of its rows it held."""
         t = models.operations
-        held = []
+        groups: dict[tuple, list[str]] = {}
+        for op_id, owner, now, hold_until in fences:
+            groups.setdefault((owner, now, hold_until), []).append(op_id)
+        held: set[tuple] = set()
         with self.store.write() as conn:
-            for op_id, owner, now, hold_until in fences:
-                done = conn.execute(sa.update(t).where(
-                    t.c.id == op_id, t.c.lease_owner == owner,
+            for (owner, now, hold_until), ids in groups.items():
+                rows = conn.execute(sa.update(t).where(
+                    t.c.id.in_(ids), t.c.lease_owner == owner,
                     t.c.finished.is_(False), t.c.lease_until >= now).values(
                     lease_until=sa.case((t.c.lease_until > hold_until,
                                          t.c.lease_until),
-                                        else_=hold_until)))
-                held.append(done.rowcount == 1)
-        return held
+                                        else_=hold_until)).returning(t.c.id))
+                held.update((op_id, owner, now, hold_until)
+                            for op_id in rows.scalars())
+        return [fence in held for fence in fences]
 
     def release(self, owner: str, keep: set[str] = frozenset()) -> None:
         """Give up every lease but those of *keep* (clean shutdown):

@@ -111,7 +111,8 @@ class Reconciler:
         #: the store failed since (one warning per outage)
         self._store_down = False
         #: concurrent fences (one per Manila change, from every pool
-        #: thread) share a transaction; each is still its own UPDATE
+        #: thread) share a transaction; each operation's lease is still
+        #: checked by the store, row by row
         self._fences = GroupCommitter(self._store.fence_many, name="fence")
         runner.fence = self.fence
         #: steps due this cycle, handed to the pool together once their
@@ -399,8 +400,9 @@ class Reconciler:
 
     def _hand_out(self) -> None:
         """Dispatch the steps due this cycle, their leases checked first
-        in one transaction (one UPDATE each, as :meth:`fence` makes): a
-        burst of new operations costs one commit, not one per step. A
+        in one statement (the store checks each row as :meth:`fence`
+        does): a burst of new operations costs one commit, not one per
+        step. A
         step whose check failed or could not be made checks again in
         its pool thread before it changes anything."""
         ops, self._to_act = self._to_act, []

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from share_worker import exception
 from share_worker.db import models
-from share_worker.db.store import utcnow
+from share_worker.db.operations import OperationStore
+from share_worker.db.store import Store, utcnow
 from tests.conftest import wait_for
 from tests.unit.engine.test_engine import SHARE, become, ctx
 
@@ -227,3 +228,44 @@ def test_concurrent_fences_answer_each_operation(engine, manila):
                                   if i != 3)
     assert batches[0] == ["cp-0"]
     assert sorted(batches[1]) == ["cp-%d" % n for n in range(1, 6)]
+
+
+def test_fence_many_answers_each_lease_as_the_store_has_it(sqlite_url):
+    """One statement per (owner, now, hold) checks every row on its own:
+    held rows are held longer (never shorter), the others (another
+    owner's, finished, lapsed, unknown) are answered no."""
+    store = Store.from_url(sqlite_url)
+    store.upgrade()
+    ops = OperationStore(store)
+    now = datetime.datetime(2026, 1, 1, 12, 0, 0)
+    later = now + datetime.timedelta(seconds=90)
+    far = now + datetime.timedelta(seconds=300)
+    rows = {"held": ("me", now + datetime.timedelta(seconds=30), False),
+            "held-long": ("me", far, False),
+            "theirs": ("someone-else", far, False),
+            "finished": ("me", far, True),
+            "lapsed": ("me", now - datetime.timedelta(seconds=1), False),
+            "other-hold": ("me", now + datetime.timedelta(seconds=30),
+                           False)}
+    t = models.operations
+    with store.write() as conn:
+        for op_id, (owner, until, finished) in rows.items():
+            conn.execute(t.insert().values(
+                id=op_id, kind="protect", record_id="cp-" + op_id,
+                project_id="p1", resource_type=SHARE, phase="start",
+                state={}, context={}, attempt=0, not_before=now,
+                deadline=far, lease_owner=owner, lease_until=until,
+                finished=finished, created_at=now, updated_at=now))
+    asked = [(op_id, "me", now, later) for op_id in
+             ("held", "held-long", "theirs", "finished", "lapsed",
+              "unknown", "held")]
+    asked.append(("other-hold", "me", now, far))
+    assert ops.fence_many(asked) == [True, True, False, False, False,
+                                     False, True, True]
+    with store.read() as conn:
+        until = {r.id: r.lease_until for r in conn.execute(
+            sa.select(t.c.id, t.c.lease_until))}
+    assert until["held"] == later
+    assert until["held-long"] == far          # never shortened
+    assert until["other-hold"] == far
+    assert until["lapsed"] == now - datetime.timedelta(seconds=1)
