@@ -18,12 +18,13 @@ a crashed worker's operations are taken over once its lease expires.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -44,6 +45,8 @@ _POLL_THREADS = 2
 #: longest a Manila change waits for its lease check to commit; then it
 #: is not made (LeaseLost)
 _FENCE_TIMEOUT = 30.0
+#: longest a step or poll waits for a write of the reconciler to end
+_TURN_WAIT = 1.0
 #: a lease check made when a step is handed to the pool serves the step's
 #: first change in Manila if that comes within this share of a lease
 #: (the store holds the operation a lease and a Manila call longer, so
@@ -110,6 +113,12 @@ class Reconciler:
                 conf.manila_client.timeout or 60))
         #: the store failed since (one warning per outage)
         self._store_down = False
+        #: clear while the reconciler writes to the store: steps and
+        #: polls wait to begin, so the writing thread is not left waiting
+        #: for the GIL behind them while it holds the store's write lock
+        #: (SQLite: the lock the process recording requests waits for)
+        self._store_free = threading.Event()
+        self._store_free.set()
         #: concurrent fences (one per Manila change, from every pool
         #: thread) share a transaction; each operation's lease is still
         #: checked by the store, row by row
@@ -214,6 +223,16 @@ class Reconciler:
         most half a poll_interval."""
         left = (self._next_scan - self._clock()).total_seconds()
         return min(self._conf.poll_interval / 2, max(0.01, left))
+
+    @contextlib.contextmanager
+    def _store_turn(self) -> Iterator[None]:
+        """Around the reconciler's writes to the store: no step or poll
+        begins meanwhile."""
+        self._store_free.clear()
+        try:
+            yield
+        finally:
+            self._store_free.set()
 
     def fence(self, op: Operation) -> None:
         """Raise LeaseLost unless *op* is still this worker's; hold it
@@ -340,8 +359,10 @@ class Reconciler:
             return
         with self._lock:
             exclude = set(self._held)
-        for op in self._store.claim(self._owner, now, until, room,
-                                    exclude=exclude):
+        with self._store_turn():
+            claimed = self._store.claim(self._owner, now, until, room,
+                                        exclude=exclude)
+        for op in claimed:
             if op.taken_over:
                 LOG.info("%s %s: taking over %s at phase %s",
                          op.record_kind, op.record_id, op.kind, op.phase)
@@ -411,9 +432,10 @@ class Reconciler:
         now = self._clock()
         if now < self._leases_hold_until:
             try:
-                held = self._store.fence_many(
-                    [(op.id, self._owner, now, now + self._call_hold)
-                     for op in ops])
+                with self._store_turn():
+                    held = self._store.fence_many(
+                        [(op.id, self._owner, now, now + self._call_hold)
+                         for op in ops])
             except Exception as e:  # noqa: BLE001 - each step checks again
                 LOG.debug("Reconciler: checking %d lease(s) at dispatch "
                           "failed: %s", len(ops), e)
@@ -433,6 +455,7 @@ class Reconciler:
         self._busy.add(op.id)
 
         def work() -> None:
+            self._store_free.wait(_TURN_WAIT)
             with self._lock:
                 self._acting.add(op.id)
             try:
@@ -450,6 +473,7 @@ class Reconciler:
 
     def _poll_group(self, project_id: str, kind: str, listed_as: str | None,
                     waiting: list[Operation]) -> None:
+        self._store_free.wait(_TURN_WAIT)
         try:
             client = self._clients.for_polling(project_id)
             wanted = {op.state["wait"]["id"] for op in waiting}
@@ -508,9 +532,11 @@ class Reconciler:
         if advances:
             try:
                 now = self._clock()
-                lost |= set(self._store.apply(
-                    self._owner, advances, now, now + datetime.timedelta(
-                        seconds=self._conf.lease_seconds)))
+                with self._store_turn():
+                    lost |= set(self._store.apply(
+                        self._owner, advances, now,
+                        now + datetime.timedelta(
+                            seconds=self._conf.lease_seconds)))
             except Exception:
                 # Keep the results: the next cycle writes them again.
                 for item in current:

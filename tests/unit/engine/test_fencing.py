@@ -4,6 +4,7 @@ it; the operation is taken over and nothing is made twice."""
 
 import datetime
 import threading
+import types
 
 import sqlalchemy as sa
 
@@ -13,6 +14,8 @@ from share_worker.db.operations import OperationStore
 from share_worker.db.store import Store, utcnow
 from tests.conftest import wait_for
 from tests.unit.engine.test_engine import SHARE, become, ctx
+
+WAIT = 10.0
 
 
 def creates(manila):
@@ -269,3 +272,18 @@ def test_fence_many_answers_each_lease_as_the_store_has_it(sqlite_url):
     assert until["held-long"] == far          # never shortened
     assert until["other-hold"] == far
     assert until["lapsed"] == now - datetime.timedelta(seconds=1)
+
+
+def test_no_step_begins_while_the_reconciler_writes(engine):
+    """While the reconciler writes to the store, steps handed to the
+    pool wait to begin (their Manila work would keep the writing thread
+    waiting for the GIL while it holds the store's write lock, which the
+    process recording requests waits for); they begin once it ends."""
+    rec = engine.reconciler
+    began = threading.Event()
+    op = types.SimpleNamespace(id="op-gated", record_kind="checkpoint",
+                               record_id="cp-gated")
+    with rec._store_turn():
+        rec._dispatch(op, began.set)
+        assert not began.wait(0.3), "a step began during a store write"
+    assert began.wait(WAIT)
