@@ -116,6 +116,10 @@ class WorkerService:
                      for cls in (ProtectionEndpoint, ProtectablesEndpoint,
                                  PolicyEndpoint)]
         self.server = messaging.rpc_server(conf, endpoints)
+        # Callers wait for their requests' records; status events (which
+        # nobody waits on as long) go out when none is in hand, within
+        # outbox.MAX_DEFER whatever the load.
+        self.engine.outbox.defer = lambda: self.server.consumer.in_hand > 0
         self.scheduler = Scheduler(self.engine, conf)
         self.listener = None
         if conf.manila_notifications.enabled:

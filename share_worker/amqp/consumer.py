@@ -99,6 +99,11 @@ class Consumer:
         #: messages acknowledged, for tests and logs
         self.acked = 0
 
+    @property
+    def in_hand(self) -> int:
+        """Messages received and not yet settled."""
+        return self._in_hand
+
     # -- life cycle ---------------------------------------------------------
 
     def start(self, wait: float = 0.0) -> bool:

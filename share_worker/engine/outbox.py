@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from share_worker.db.operations import OperationStore
@@ -33,6 +34,9 @@ _BATCH = 500
 #: under load a round (a read and a delete transaction) carries many
 #: events instead of one or two
 GATHER = 0.02
+#: longest the outbox defers to work that comes first (requests being
+#: recorded, see Outbox.defer) before it publishes anyway
+MAX_DEFER = 1.0
 #: pause after a failed publish, doubling while it keeps failing
 _BACKOFF_MIN = 0.5
 _BACKOFF_MAX = 10.0
@@ -78,6 +82,10 @@ class Outbox:
         self._backoff = 0.0
         #: events published, for tests and logs
         self.sent = 0
+        #: whether this process has work that comes first (the
+        #: share-worker process: requests in hand, whose callers wait for
+        #: their record); the outbox then waits, at most MAX_DEFER
+        self.defer: Callable[[], bool] = lambda: False
 
     def start(self) -> None:
         self._stopping.clear()
@@ -119,6 +127,7 @@ class Outbox:
             else:
                 if self._wake.wait(self.interval):
                     self._stopping.wait(GATHER)
+                self._defer()
             self._wake.clear()
             try:
                 self.flush()
@@ -133,6 +142,14 @@ class Outbox:
                 if self._backoff:
                     LOG.info("Publishing status events works again")
                 self._backoff = 0.0
+
+    def _defer(self) -> None:
+        """Wait while the process has work that comes first, at most
+        MAX_DEFER seconds."""
+        until = time.monotonic() + MAX_DEFER
+        while self.defer() and time.monotonic() < until:
+            if self._stopping.wait(GATHER):
+                return
 
     def flush(self, deadline: float | None = None) -> int:
         """Publish every pending event (until *deadline*, monotonic);

@@ -123,3 +123,38 @@ def test_a_redelivered_refusal_is_queued_once(sqlite_url):
         ops.add_event("share_worker.checkpoint.protect.error", "ERROR",
                       {"id": None}, now, event_id="refusal-1")
     assert [e["event_id"] for e in ops.pending_events(10)] == ["refusal-1"]
+
+
+def test_events_wait_while_requests_are_in_hand(sqlite_url, monkeypatch):
+    """The share-worker process records requests first: while it has
+    some in hand the outbox waits, then publishes; under a load that
+    does not end it publishes after MAX_DEFER anyway."""
+    monkeypatch.setattr(outbox_mod, "MAX_DEFER", 0.5)
+    ops = store(sqlite_url)
+    queued(ops, 2)
+    sink = FlakySink()
+    published = threading.Event()
+    real_publish = sink.publish
+
+    def publish(*args):
+        real_publish(*args)
+        published.set()
+
+    sink.publish = publish
+    outbox = Outbox(ops, sink, interval=0.01)
+    busy = threading.Event()
+    busy.set()
+    outbox.defer = busy.is_set
+    outbox.start()
+    try:
+        outbox.poke()
+        assert not published.wait(0.2), "published while requests wait"
+        busy.clear()                    # the burst is recorded
+        wait_for(lambda: len(sink.sent) == 2, what="the events published")
+        busy.set()                      # a load that does not end
+        queued(ops, 1)
+        outbox.poke()
+        wait_for(lambda: len(sink.sent) == 3, timeout=5,
+                 what="the event published after MAX_DEFER")
+    finally:
+        outbox.stop(timeout=1)
