@@ -40,9 +40,9 @@ from share_worker.supervisor import EngineProcesses
 
 LOG = logging.getLogger(__name__)
 
-#: with engine processes, seconds between two looks of the share-worker
-#: process's outbox for the status events they recorded (its own go out
-#: at once): a protect.end is published at most this much later
+#: seconds between two looks of the outbox for the status events another
+#: process recorded (its own go out at once), with engine processes: a
+#: status event is published at most this much later
 ENGINE_EVENTS_LOOK = 0.1
 
 
@@ -74,9 +74,21 @@ def build_engine(conf: cfg.ConfigOpts, sink: EventSink | None = None,
     return Engine(conf, store, registry, clients, sink=sink)
 
 
+def engines_publish(conf: cfg.ConfigOpts) -> bool:
+    """Who publishes the status events when there are engine processes:
+    with PostgreSQL they do, at their idle CPU priority, and the
+    share-worker process spends its CPU on requests only; with SQLite
+    (engine processes only niced) the share-worker process does, and
+    the engine process's CPU goes to Manila work."""
+    return bool(conf.share_worker.engine_processes) and \
+        not database_url(conf).startswith("sqlite")
+
+
 def build_engine_process(conf: cfg.ConfigOpts) -> Engine:
-    """The engine of an engine process: it advances operations; the
-    share-worker process publishes the status events it records."""
+    """The engine of an engine process: it advances operations, and
+    publishes the status events if :func:`engines_publish`."""
+    if engines_publish(conf):
+        return build_engine(conf, sink=messaging.event_sink(conf))
     return build_engine(conf)
 
 
@@ -131,6 +143,7 @@ class WorkerService:
             self.engine.start()
         else:
             self.engine.start(run_operations=False,
+                              publish=not engines_publish(self.conf),
                               event_interval=ENGINE_EVENTS_LOOK)
             self.engine_processes.start()
         self.server.start()

@@ -7,8 +7,9 @@ engine_processes`` > 0, with its own arguments::
 
 It advances the operations in the store (leases keep processes from
 doing the same work) and records their status events, which the
-``share-worker`` process publishes; it stops on SIGTERM, or when the
-worker that started it is gone.
+``share-worker`` process publishes (with PostgreSQL the engine
+processes do, one at a time; see ``service.engines_publish``); it stops
+on SIGTERM, or when the worker that started it is gone.
 """
 
 from __future__ import annotations
@@ -80,9 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     parent = os.getppid()
-    engine.start(publish=False,
+    engine.start(publish=service.engines_publish(conf),
                  claim_interval=min(conf.share_worker.poll_interval,
-                                    _CLAIM_INTERVAL))
+                                    _CLAIM_INTERVAL),
+                 event_interval=service.ENGINE_EVENTS_LOOK)
     while not stopping.wait(1.0):
         if os.getppid() != parent:
             LOG.error("The worker that started this engine is gone; "

@@ -109,10 +109,9 @@ opts = [
     cfg.IntOpt("engine_processes", default=1, min=0, max=16,
                help="0: the share-worker process also advances the "
                     "operations it accepts (one process). N > 0: it only "
-                    "accepts (RPC) and publishes the status events, and "
-                    "starts N engine processes that advance every "
-                    "operation in the store, so accepting never waits for "
-                    "the engine's CPU: with the default 1 "
+                    "accepts (RPC), and starts N engine processes that "
+                    "advance every operation in the store, so accepting "
+                    "never waits for the engine's CPU: with the default 1 "
                     "a burst of casts is recorded about twice as fast as "
                     "with 0. An engine process ends when the share-worker "
                     "process does. With the default SQLite store at most "

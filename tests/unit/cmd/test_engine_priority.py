@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from share_worker import service
 from share_worker.cmd import engine as engine_cmd
 
 
@@ -65,3 +66,17 @@ def test_idle_needs_postgresql(conf, connection, priority, expected):
     conf.set_override("connection", connection, group="database")
     conf.set_override("engine_priority", priority, group="share_worker")
     assert engine_cmd.engine_priority(conf) == expected
+
+
+@pytest.mark.parametrize("processes, url, engines", [
+    (0, "sqlite:////tmp/x.sqlite", False),
+    (1, "sqlite:////tmp/x.sqlite", False),
+    (1, "postgresql+psycopg2://db/sw", True),
+    (0, "postgresql+psycopg2://db/sw", False)])
+def test_who_publishes_the_status_events(conf, processes, url, engines):
+    """Engine processes at idle priority (PostgreSQL) publish on spare
+    CPU; niced ones (SQLite) leave it to the share-worker process, so
+    their CPU goes to Manila work; one process publishes its own."""
+    conf.set_override("engine_processes", processes, group="share_worker")
+    conf.set_override("connection", url, group="database")
+    assert service.engines_publish(conf) is engines
