@@ -244,12 +244,10 @@ class Reconciler:
             # since, by a new holding) is no longer this worker's.
             held = self._held.get(op.id) is op
             checked = self._prefenced.pop(op.id, None)
-        if held and checked is not None and checked[0] is op and \
-                now < checked[1] + self._prefence_for and \
-                now < self._leases_hold_until:
-            return          # checked when the step was handed out
-        if not held or now >= self._leases_hold_until or \
-                not self._fenced(op, now):
+        fresh = checked is not None and checked[0] is op and \
+            now < checked[1] + self._prefence_for
+        if not held or now >= self._leases_hold_until or not (
+                fresh or self._fenced(op, now)):
             raise exception.LeaseLost(what="%s %s" % (op.record_kind,
                                                       op.record_id))
 
@@ -423,9 +421,8 @@ class Reconciler:
         """Dispatch the steps due this cycle, their leases checked first
         in one statement (the store checks each row as :meth:`fence`
         does): a burst of new operations costs one commit, not one per
-        step. A
-        step whose check failed or could not be made checks again in
-        its pool thread before it changes anything."""
+        step. A step whose check failed or could not be made checks
+        again in its pool thread before it changes anything."""
         ops, self._to_act = self._to_act, []
         if not ops:
             return

@@ -102,9 +102,9 @@ class Engine(Queries, PolicyMethods):
           outbox: its own at once, those other processes record within
           *event_interval* seconds.
 
-        The share-worker process with engine processes accepts and
-        publishes; they only advance, so publishing takes none of their
-        CPU."""
+        With engine processes, the share-worker process accepts and
+        they advance; which of them publishes is
+        ``service.engines_publish``."""
         self._runs_operations = run_operations
         self._publishes = publish
         if claim_interval is not None:
