@@ -16,14 +16,22 @@ messages up::
 
 A handler returns to have its message acknowledged, or raises
 :class:`Abandon` to leave it unacknowledged (it is redelivered when the
-connection closes). A broker that goes away is reconnected with backoff;
-messages in hand then are redelivered by the broker, so handlers must be
-idempotent (share_worker's are: a redelivered request finds its record).
+connection closes). A handler that would wait (for a commit) returns a
+``concurrent.futures.Future`` instead and frees its thread: the message
+is settled when the future is done, alike (its exception ``Abandon``
+gives it back). ``consumer.submit(fn)`` runs more work on the pool,
+``consumer.later(delay, fn)`` runs it there *delay* seconds later.
+
+A broker that goes away is reconnected with backoff; messages in hand
+then are redelivered by the broker, so handlers must be idempotent
+(share_worker's are: a redelivered request finds its record).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 import logging
 import queue
 import threading
@@ -87,8 +95,11 @@ class Consumer:
         self._settled: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        #: handlers running or waiting for a pool thread
+        #: handlers running, waiting for a pool thread or for their future
         self._running = 0
+        #: (due, sequence, fn) of :meth:`later`, due on the monotonic clock
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._sequence = itertools.count()
         self._in_hand = 0
         self._generation = 0
         self.stopping = threading.Event()
@@ -103,6 +114,45 @@ class Consumer:
     def in_hand(self) -> int:
         """Messages received and not yet settled."""
         return self._in_hand
+
+    def current(self, delivery: Delivery) -> bool:
+        """Whether *delivery* came on the connection in use (one that
+        came on an earlier one is being delivered again)."""
+        return delivery.generation == self._generation
+
+    def submit(self, fn: Callable[[], None]) -> bool:
+        """Run *fn* on the pool; whether it will (not once stopped)."""
+        try:
+            self._pool.submit(self._guarded, fn)
+        except RuntimeError:        # the pool is shut down: stopped
+            return False
+        return True
+
+    def later(self, delay: float, fn: Callable[[], None]) -> None:
+        """Run *fn* on the pool in *delay* seconds, or as soon as the
+        consumer stops (*fn* then sees ``stopping`` set)."""
+        with self._lock:
+            heapq.heappush(self._timers, (time.monotonic() + delay,
+                                          next(self._sequence), fn))
+
+    def _guarded(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a bug: logged, never a crash
+            LOG.exception("%s: a handler's work failed", self._name)
+
+    def _fire_timers(self, everything: bool = False) -> None:
+        """Submit the timers that are due (all of them, at stop)."""
+        if not self._timers:
+            return
+        now = time.monotonic()
+        due = []
+        with self._lock:
+            while self._timers and (everything or self._timers[0][0] <= now):
+                due.append(heapq.heappop(self._timers)[2])
+        for fn in due:
+            if not self.submit(fn):
+                self._guarded(fn)
 
     # -- life cycle ---------------------------------------------------------
 
@@ -192,6 +242,7 @@ class Consumer:
         heartbeat_due = time.monotonic()
         while not self.stopping.is_set():
             self._settle(generation)
+            self._fire_timers()
             wait = _BUSY_WAIT if self._in_hand else _IDLE_WAIT
             try:
                 conn.drain_events(timeout=wait)
@@ -213,6 +264,7 @@ class Consumer:
         closes."""
         while True:
             self._settle(generation)
+            self._fire_timers(everything=True)
             with self._idle:
                 if not self._running:
                     break
@@ -258,14 +310,26 @@ class Consumer:
         self._pool.submit(self._work, Delivery(body, message, generation))
 
     def _work(self, delivery: Delivery) -> None:
-        ack = True
         try:
-            self._handle(delivery)
-        except Abandon:
-            ack = False
-        except Exception:  # noqa: BLE001 - a bug: drop, never a hot loop
-            LOG.exception("%s: handling a message failed; it is dropped",
-                          self._name)
+            result = self._handle(delivery)
+        except Exception as e:  # noqa: BLE001 - judged by _settled
+            self._finished(delivery, e)
+            return
+        if isinstance(result, futures.Future):
+            result.add_done_callback(
+                lambda done: self._finished(delivery, _error(done)))
+        else:
+            self._finished(delivery, None)
+
+    def _finished(self, delivery: Delivery,
+                  error: BaseException | None) -> None:
+        """Queue *delivery*'s settlement: acknowledged unless its
+        handler gave it back (Abandon)."""
+        ack = not isinstance(error, Abandon)
+        if ack and error is not None:
+            # a bug: drop, never a hot loop
+            LOG.error("%s: handling a message failed; it is dropped",
+                      self._name, exc_info=error)
         self._settled.put((delivery, ack))
         with self._idle:
             self._running -= 1
@@ -294,6 +358,13 @@ class Consumer:
         except Exception:  # noqa: BLE001 - closing a broken connection
             LOG.debug("closing the consumer connection failed",
                       exc_info=True)
+
+
+def _error(future: futures.Future) -> BaseException | None:
+    """What a done *future* raises (a cancelled one: given back)."""
+    if future.cancelled():
+        return Abandon()
+    return future.exception()
 
 
 def _with_passive_exchanges(queue: kombu.Queue) -> kombu.Queue:

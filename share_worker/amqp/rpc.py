@@ -26,15 +26,20 @@ the request's unique id). A method raises ``ShareWorkerError`` subclasses
 for refusals; ``Unavailable`` (the store, or Keystone validating a token)
 keeps the request in hand and tries it again with backoff until that
 service answers (intake stops meanwhile: at most ``prefetch`` requests
-are held), or gives it back at stop.
+are held), or gives it back at stop. A method may give a result pending
+on a commit (:class:`~share_worker.pending.Pending`): no thread waits
+for it, the request is answered and acknowledged once it is there, so a
+few threads serve ``prefetch`` requests in hand.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent import futures
 from typing import Any
 
 from oslo_serialization import jsonutils
@@ -44,6 +49,7 @@ from share_worker.amqp import wire
 from share_worker.amqp.connection import Broker
 from share_worker.amqp.consumer import Abandon, Consumer, Delivery
 from share_worker.amqp.publisher import Publisher, PublishError
+from share_worker.pending import Pending
 
 LOG = logging.getLogger(__name__)
 
@@ -88,12 +94,7 @@ class RpcServer:
 
     # -- one message ----------------------------------------------------------
 
-    def _handle(self, delivery: Delivery) -> None:
-        self._handle_one(delivery)     # Abandon: given back, not handled
-        with self._handled_lock:
-            self.handled += 1
-
-    def _handle_one(self, delivery: Delivery) -> None:
+    def _handle(self, delivery: Delivery) -> futures.Future | None:
         try:
             request = wire.parse_request(wire.decode(delivery.body))
         except wire.BadMessage as e:
@@ -101,63 +102,14 @@ class RpcServer:
             if e.reply_q and e.msg_id:
                 self._reply(e.reply_q, e.msg_id, failure=_failure(
                     exception.InvalidInput(reason=str(e))))
-            return
+            self._count()
+            return None
         request.size = _size(delivery)
-        monitor = _Monitor(self, request)
-        try:
-            result, failure = self._dispatch(request)
-        finally:
-            monitor.stop()
-        if not request.is_cast:
-            if failure is None:
-                try:
-                    result = _primitive(result)
-                except Exception:  # noqa: BLE001 - a result that isn't JSON
-                    LOG.exception("The result of RPC %s is not JSON "
-                                  "(request %s)", _quote(request.method),
-                                  _quote(request.ctxt.get("request_id")))
-                    failure = _failure(exception.InvalidState(
-                        reason="internal error: the result of %s could not "
-                               "be serialised; see the worker's log for "
-                               "request %s" % (
-                                   _quote(request.method),
-                                   _quote(request.ctxt.get("request_id")))))
-                    result = None
-            self._reply(request.reply_q, request.msg_id, result, failure)
+        return _Handling(self, delivery, request).begin()
 
-    def _dispatch(self, request: wire.RpcRequest) -> tuple[Any, Any]:
-        """(result, failure) of *request*; waits out an outage of the
-        store or of Keystone."""
-        delay = _RETRY_FIRST
-        while True:
-            try:
-                method = self._method(request)
-                result = method(request, **request.args)
-            except exception.Unavailable as e:
-                self._service_failed(request, e, delay)
-                if self.consumer.stopping.wait(delay):
-                    raise Abandon() from None
-                delay = min(delay * 2, _RETRY_MAX)
-                continue
-            except _DispatchError as e:
-                LOG.warning("RPC %s %s (version %s) refused: %s (request "
-                            "%s)", "cast" if request.is_cast else "call",
-                            _quote(request.method), request.version, e,
-                            _quote(request.ctxt.get("request_id")))
-                return None, wire.failure(e.class_name, e.module, str(e))
-            except exception.ShareWorkerError as e:
-                return None, _failure(e)
-            except Exception:  # a bug the endpoint did not catch
-                LOG.exception("RPC %s failed (request %s)",
-                              _quote(request.method),
-                              _quote(request.ctxt.get("request_id")))
-                return None, _failure(exception.InvalidState(
-                    reason="internal error in %s; see the worker's log for "
-                           "request %s" % (
-                               _quote(request.method),
-                               _quote(request.ctxt.get("request_id")))))
-            self._services_back()
-            return result, None
+    def _count(self) -> None:
+        with self._handled_lock:
+            self.handled += 1
 
     def _method(self, request: wire.RpcRequest) -> Any:
         compatible = False
@@ -216,6 +168,139 @@ class RpcServer:
         for service, since in back.items():
             LOG.info("%s answers again after %.1f s", _capitalized(service),
                      time.monotonic() - since)
+
+
+class _Handling:
+    """One request from its dispatch to its answer. The handler's thread
+    is not held while a pending result (a commit) is awaited: the rest
+    runs on the pool once it is there. A store or Keystone that is
+    unavailable has the request dispatched again with backoff (on a
+    timer, no thread waits) until it answers, or given back at stop."""
+
+    def __init__(self, server: RpcServer, delivery: Delivery,
+                 request: wire.RpcRequest) -> None:
+        self.server = server
+        self.delivery = delivery
+        self.request = request
+        #: done once the request is answered (or given back: Abandon)
+        self.done: futures.Future = futures.Future()
+        self.delay = _RETRY_FIRST
+        self.monitor = _Monitor(server, request)
+
+    def begin(self) -> futures.Future:
+        self._step(self._dispatch)
+        return self.done
+
+    def _dispatch(self) -> Any:
+        request = self.request
+        return self.server._method(request)(request, **request.args)
+
+    def _step(self, produce: Callable[[], Any]) -> None:
+        """Answer with what *produce* gives, or go on once it is there."""
+        while True:
+            value, failure = self._outcome(produce)
+            if value is _AGAIN:
+                return
+            if not isinstance(value, Pending):
+                self._answer(value, failure)
+                return
+            pending = value
+            if not pending.future.done():
+                pending.future.add_done_callback(
+                    functools.partial(self._resume, pending))
+                return
+            produce = functools.partial(pending.then, pending.future)
+
+    def _resume(self, pending: Pending, _: futures.Future) -> None:
+        """On the thread that resolved *pending* (the committer's): go
+        on on the pool."""
+        if not self.server.consumer.submit(functools.partial(
+                self._step, functools.partial(pending.then,
+                                              pending.future))):
+            self._give_back()
+
+    def _outcome(self, produce: Callable[[], Any]) -> tuple[Any, Any]:
+        """(result, failure) of *produce*; (_AGAIN, None) when it is
+        dispatched again later."""
+        request = self.request
+        server = self.server
+        try:
+            return produce(), None
+        except exception.Unavailable as e:
+            server._service_failed(request, e, self.delay)
+            self._retry()
+            return _AGAIN, None
+        except _DispatchError as e:
+            LOG.warning("RPC %s %s (version %s) refused: %s (request "
+                        "%s)", "cast" if request.is_cast else "call",
+                        _quote(request.method), request.version, e,
+                        _quote(request.ctxt.get("request_id")))
+            return None, wire.failure(e.class_name, e.module, str(e))
+        except exception.ShareWorkerError as e:
+            return None, _failure(e)
+        except Exception:  # a bug the endpoint did not catch
+            LOG.exception("RPC %s failed (request %s)",
+                          _quote(request.method),
+                          _quote(request.ctxt.get("request_id")))
+            return None, _failure(exception.InvalidState(
+                reason="internal error in %s; see the worker's log for "
+                       "request %s" % (
+                           _quote(request.method),
+                           _quote(request.ctxt.get("request_id")))))
+
+    def _retry(self) -> None:
+        consumer = self.server.consumer
+        if consumer.stopping.is_set() or not consumer.current(self.delivery):
+            self._give_back()       # at stop, or delivered again already
+            return
+        delay, self.delay = self.delay, min(self.delay * 2, _RETRY_MAX)
+        consumer.later(delay, self._again)
+
+    def _again(self) -> None:
+        if self.server.consumer.stopping.is_set():
+            self._give_back()
+            return
+        self._step(self._dispatch)
+
+    def _give_back(self) -> None:
+        self.monitor.stop()
+        self.done.set_exception(Abandon())
+
+    def _answer(self, result: Any, failure: Any) -> None:
+        request = self.request
+        server = self.server
+        try:
+            if failure is None:
+                server._services_back()
+            if not request.is_cast:
+                if failure is None:
+                    result, failure = _serialised(request, result)
+                server._reply(request.reply_q, request.msg_id, result,
+                              failure)
+        finally:
+            self.monitor.stop()
+            server._count()
+            self.done.set_result(None)
+
+
+#: the outcome of a request that is dispatched again later
+_AGAIN = object()
+
+
+def _serialised(request: wire.RpcRequest, result: Any) -> tuple[Any, Any]:
+    """(*result* as JSON, None), or (None, the failure saying it is
+    not JSON)."""
+    try:
+        return _primitive(result), None
+    except Exception:  # noqa: BLE001 - a result that isn't JSON
+        LOG.exception("The result of RPC %s is not JSON (request %s)",
+                      _quote(request.method),
+                      _quote(request.ctxt.get("request_id")))
+        return None, _failure(exception.InvalidState(
+            reason="internal error: the result of %s could not be "
+                   "serialised; see the worker's log for request %s" % (
+                       _quote(request.method),
+                       _quote(request.ctxt.get("request_id")))))
 
 
 def _capitalized(text: str) -> str:

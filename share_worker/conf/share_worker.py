@@ -64,7 +64,8 @@ opts = [
                     "is unreachable at most this many wait in the "
                     "worker's hands and the rest wait in the queue. They "
                     "are handled by [DEFAULT] executor_thread_pool_size "
-                    "threads."),
+                    "threads, which don't wait for the commits: a few "
+                    "serve them all."),
     cfg.FloatOpt("shutdown_timeout", default=8.0, min=1.0, max=600.0,
                  help="Longest a stop (SIGTERM) takes, broker or store "
                       "unreachable included; the process exits at most one "

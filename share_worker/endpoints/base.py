@@ -13,7 +13,9 @@ The RPC server (:mod:`share_worker.amqp.rpc`) calls the exposed method
 with the request (its context dict, whether it is a cast, its unique
 id) and the message's arguments; the method the decorator wraps sees a
 :class:`Call` instead, whose ``key`` names the request the same way on
-every redelivery of it.
+every redelivery of it. A method may give a result pending on the
+store's commit (:class:`share_worker.pending.Pending`); its errors are
+answered as the method's own.
 
 An endpoint has ``engine``, ``auth_strategy``, ``tokens`` (a
 :class:`share_worker.clients.keystone.TokenValidator` under
@@ -51,6 +53,7 @@ from share_worker.authorization import NOAUTH_ROLES, RULE_NAMES, Authorizer
 from share_worker.authorization import PREFIX as RULE_PREFIX
 from share_worker.clients.keystone import TokenValidator
 from share_worker.endpoints import limits
+from share_worker.pending import Pending
 
 LOG = logging.getLogger(__name__)
 
@@ -192,10 +195,12 @@ def rpc_method(*names: str, rule: str,
         def method(self: Any, request: Any, /, **kwargs: Any) -> Any:
             call = Call(is_cast=bool(request.is_cast), key=request.key)
             ctxt = _context(request.ctxt)
-            ctx = None
-            try:
+            checked: list = []          # the context, once authenticated
+
+            def run() -> Any:
                 limits.check_context(request.ctxt)
                 ctx = self.authenticate(ctxt)
+                checked.append(ctx)
                 ctx.update_store()      # this thread's log lines name it
                 self.authorizer.authorize(rule, ctx)
                 _check_arguments(fn.__name__, kwargs, names, required)
@@ -204,26 +209,43 @@ def rpc_method(*names: str, rule: str,
                 if wants_call:
                     return fn(self, ctx, call, **kwargs)
                 return fn(self, ctx, **kwargs)
-            except exception.Unavailable:
-                raise                      # the server tries again later
-            except exception.ShareWorkerError as e:
-                error = _contract_error(e)
-                LOG.warning("RPC %s %s refused: %s: %s (request %s)",
-                            "cast" if call.is_cast else "call",
-                            fn.__name__, error.code, error.message,
-                            _request_id(ctxt))
-            except Exception:
-                LOG.exception("RPC %s %s failed (request %s)",
-                              "cast" if call.is_cast else "call",
-                              fn.__name__, _request_id(ctxt))
-                error = exception.InvalidState(
-                    reason="internal error in %s; see the worker's log "
-                           "for request %s" % (fn.__name__,
-                                               _request_id(ctxt)))
-            if call.is_cast and operation is not None and ctx is not None:
-                # only an authenticated caller's project hears of it
-                _report(self.engine, operation, ctx, kwargs, error, call)
-            raise error
+
+            def guarded(produce: Callable[[], Any]) -> Any:
+                """What *produce* gives, or a pending result whose own
+                errors are answered alike."""
+                try:
+                    value = produce()
+                except exception.Unavailable:
+                    raise                  # the server tries again later
+                except exception.ShareWorkerError as e:
+                    error = _contract_error(e)
+                    LOG.warning("RPC %s %s refused: %s: %s (request %s)",
+                                "cast" if call.is_cast else "call",
+                                fn.__name__, error.code, error.message,
+                                _request_id(ctxt))
+                except Exception:
+                    LOG.exception("RPC %s %s failed (request %s)",
+                                  "cast" if call.is_cast else "call",
+                                  fn.__name__, _request_id(ctxt))
+                    error = exception.InvalidState(
+                        reason="internal error in %s; see the worker's log "
+                               "for request %s" % (fn.__name__,
+                                                   _request_id(ctxt)))
+                else:
+                    if isinstance(value, Pending):
+                        return Pending(
+                            value.future,
+                            lambda future: guarded(
+                                lambda: value.then(future)),
+                            value.about)
+                    return value
+                if call.is_cast and operation is not None and checked:
+                    # only an authenticated caller's project hears of it
+                    _report(self.engine, operation, checked[0], kwargs,
+                            error, call)
+                raise error
+
+            return guarded(run)
 
         return method
 

@@ -1,7 +1,9 @@
 """RPC endpoint for protect / restore / delete and their records
 (contract version 1.0, DESIGN section 3).
 
-Thin: check arguments, hand to the engine, return its record. A refused
+Thin: check arguments, hand to the engine, return its record (a new
+one pending on its commit, which the RPC server does not wait for on a
+thread of its own: :mod:`share_worker.pending`). A refused
 cast is reported as a ``.error`` status event, since nobody waits for
 its reply::
 
@@ -16,6 +18,7 @@ from typing import Any
 from oslo_context import context as o_context
 
 from share_worker.endpoints.base import Call, Endpoint, rpc_method
+from share_worker.pending import Pending
 
 
 class ProtectionEndpoint(Endpoint):
@@ -25,16 +28,16 @@ class ProtectionEndpoint(Endpoint):
                 operation="protect", rule="checkpoint:create")
     def protect(self, ctx: o_context.RequestContext, call: Call,
                 resource: Any, options: Any = None,
-                checkpoint_id: Any = None) -> dict:
-        return self.engine.protect(ctx, resource, options, checkpoint_id,
-                                   request_key=call.key)
+                checkpoint_id: Any = None) -> dict | Pending:
+        return self.engine.protect_later(ctx, resource, options,
+                                         checkpoint_id, request_key=call.key)
 
     @rpc_method("checkpoint_id", "options", operation="restore",
                 rule="restore:create")
     def restore(self, ctx: o_context.RequestContext, call: Call,
-                checkpoint_id: Any, options: Any = None) -> dict:
-        return self.engine.restore(ctx, checkpoint_id, options,
-                                   request_key=call.key)
+                checkpoint_id: Any, options: Any = None) -> dict | Pending:
+        return self.engine.restore_later(ctx, checkpoint_id, options,
+                                         request_key=call.key)
 
     @rpc_method("checkpoint_id", operation="delete",
                 rule="checkpoint:delete")

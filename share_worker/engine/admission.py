@@ -7,6 +7,7 @@ recording, shared with concurrent requests (group commit)::
     admission.start()                       # counts what is in flight
     admission.reserve("p1")                 # or Busy, or QuotaExceeded
     record, created = admission.record(Acceptance(...), on_created)
+    pending = admission.record_later(Acceptance(...), on_created)
     admission.release(finished)             # operations that ended
     admission.stop()                        # commits what was submitted
 
@@ -34,12 +35,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
+from typing import Any
 
 from share_worker import exception
 from share_worker.db.acceptance import Acceptance
 from share_worker.db.operations import Operation, OperationStore
 from share_worker.db.store import Writer
 from share_worker.engine.committer import GroupCommitter
+from share_worker.pending import Pending, resolve
 
 LOG = logging.getLogger(__name__)
 
@@ -136,22 +139,34 @@ class Admission:
                on_created: Callable[[Operation], None]
                ) -> tuple[dict, bool]:
         """Commit *item* (reserved before); (record, created) once it is
-        in the store.
+        in the store (see :meth:`record_later`)."""
+        return self.wait(self.record_later(item, on_created))
 
-        Once the commit ends, even if this wait gave up before, a new
-        operation goes to *on_created* and anything else gives its
+    def record_later(self, item: Acceptance,
+                     on_created: Callable[[Operation], None]) -> Pending:
+        """Commit *item* (reserved before): the pending (record,
+        created), there once it is in the store.
+
+        Once the commit ends, even if a wait for it gave up before, a
+        new operation goes to *on_created* and anything else gives its
         reservation back."""
         future = self.committer.submit(item)
         future.add_done_callback(functools.partial(
             self._committed, item.op, on_created))
+        return Pending(future, _result,
+                       "%s %s" % (item.kind, item.record["id"]))
+
+    @staticmethod
+    def wait(value: Any) -> Any:
+        """The result of *value* (a record, or one pending on its
+        commit), waited for at most :data:`COMMIT_TIMEOUT` seconds."""
         try:
-            return future.result(timeout=COMMIT_TIMEOUT)
+            return resolve(value, timeout=COMMIT_TIMEOUT)
         except futures.TimeoutError:
             raise exception.InvalidState(
-                reason="the store did not record %s %s within %.0f s; it "
+                reason="the store did not record %s within %.0f s; it "
                        "may still be: look it up before trying again" % (
-                           item.kind, item.record["id"],
-                           COMMIT_TIMEOUT)) from None
+                           value.about, COMMIT_TIMEOUT)) from None
 
     def _committed(self, op: Operation,
                    on_created: Callable[[Operation], None],
@@ -160,3 +175,7 @@ class Admission:
             on_created(op)
         else:
             self.release()
+
+
+def _result(future: futures.Future) -> Any:
+    return future.result()

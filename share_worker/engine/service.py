@@ -40,6 +40,7 @@ from share_worker.engine.queries import Queries
 from share_worker.engine.reconciler import Reconciler
 from share_worker.engine.rejected import rejected_event
 from share_worker.engine.steps import KINDS, StepRunner
+from share_worker.pending import Pending
 from share_worker.token_cipher import TokenCipher
 
 LOG = logging.getLogger(__name__)
@@ -228,8 +229,20 @@ class Engine(Queries, PolicyMethods):
                 options: Any = None, checkpoint_id: Any = None,
                 trigger: str = "rpc", policy_id: str | None = None,
                 request_key: str | None = None) -> dict:
-        """Record a protect; without *checkpoint_id* the id is derived
-        from *request_key* (the request's unique id), if given."""
+        """Record a protect; its checkpoint once it is in the store (see
+        :meth:`protect_later`)."""
+        return self.admission.wait(self.protect_later(
+            ctx, resource, options, checkpoint_id, trigger, policy_id,
+            request_key))
+
+    def protect_later(self, ctx: o_context.RequestContext, resource: Any,
+                      options: Any = None, checkpoint_id: Any = None,
+                      trigger: str = "rpc", policy_id: str | None = None,
+                      request_key: str | None = None) -> dict | Pending:
+        """Record a protect: its checkpoint, or the checkpoint pending on
+        its commit (:mod:`share_worker.pending`). Without
+        *checkpoint_id* the id is derived from *request_key* (the
+        request's unique id), if given."""
         validate.require_project(ctx)
         resource = validate.resource_ref(resource)
         plugin = self.registry.protection(resource["type"])
@@ -263,14 +276,17 @@ class Engine(Queries, PolicyMethods):
                           {"options": options,
                            "resource": {"type": resource["type"],
                                         "id": resource["id"]}})
-        checkpoint, created = self.admission.record(Acceptance(
+        def answer(recorded: tuple[dict, bool]) -> dict:
+            checkpoint, created = recorded
+            if not created:
+                return self._same_resource(ctx, checkpoint, resource)
+            return checkpoint
+
+        return self.admission.record_later(Acceptance(
             "checkpoint", record, op, KINDS["protect"][2] + ".start",
             "checkpoint %s protecting %s %s for project %s (request %s)" % (
                 checkpoint_id, resource["type"], resource["id"],
-                ctx.project_id, ctx.request_id)), self._hand_over)
-        if not created:
-            return self._same_resource(ctx, checkpoint, resource)
-        return checkpoint
+                ctx.project_id, ctx.request_id)), self._hand_over).map(answer)
 
     def _existing(self, ctx: o_context.RequestContext, checkpoint_id: str,
                   resource: dict) -> dict | None:
@@ -294,8 +310,17 @@ class Engine(Queries, PolicyMethods):
 
     def restore(self, ctx: o_context.RequestContext, checkpoint_id: Any,
                 options: Any = None, request_key: str | None = None) -> dict:
-        """Record a restore; its id is derived from *request_key* (the
-        request's unique id), if given, so a redelivery makes no other."""
+        """Record a restore; its record once it is in the store (see
+        :meth:`restore_later`)."""
+        return self.admission.wait(self.restore_later(
+            ctx, checkpoint_id, options, request_key))
+
+    def restore_later(self, ctx: o_context.RequestContext,
+                      checkpoint_id: Any, options: Any = None,
+                      request_key: str | None = None) -> dict | Pending:
+        """Record a restore: its record, or the record pending on its
+        commit. Its id is derived from *request_key* (the request's
+        unique id), if given, so a redelivery makes no other."""
         validate.require_project(ctx)
         checkpoint_id = validate.record_id(checkpoint_id, "checkpoint_id")
         restore_id = request_record_id("restore", ctx.project_id,
@@ -324,12 +349,11 @@ class Engine(Queries, PolicyMethods):
             "options": options, "target": target,
             "saved_info": plugin.get_saved_info(checkpoint,
                                                 checkpoint["resource"])})
-        restore, _ = self.admission.record(Acceptance(
+        return self.admission.record_later(Acceptance(
             "restore", record, op, KINDS["restore"][2] + ".start",
             "restore %s of checkpoint %s (%s) for project %s (request %s)"
             % (restore_id, checkpoint_id, target["mode"], ctx.project_id,
-               ctx.request_id)), self._hand_over)
-        return restore
+               ctx.request_id)), self._hand_over).map(_first)
 
     def delete(self, ctx: o_context.RequestContext,
                checkpoint_id: Any) -> dict:
@@ -361,3 +385,7 @@ class Engine(Queries, PolicyMethods):
                  ctx.request_id)
         self._hand_over(op)
         return result
+
+
+def _first(recorded: tuple[dict, bool]) -> dict:
+    return recorded[0]

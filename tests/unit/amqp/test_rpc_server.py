@@ -7,6 +7,8 @@ at stop, kept while the store can't be reached."""
 from __future__ import annotations
 
 import threading
+import time
+from concurrent import futures
 
 import oslo_messaging
 import pytest
@@ -14,6 +16,7 @@ from kombu.transport import memory
 
 from share_worker import exception, messaging
 from share_worker.amqp.rpc import RpcServer, version_is_compatible
+from share_worker.pending import Pending
 from tests.conftest import wait_for
 
 
@@ -152,6 +155,162 @@ def test_a_store_outage_keeps_the_request_until_it_is_recorded(rpc):
     assert got["args"] == {"a": 1}
     assert len(endpoint.requests) == 4
     wait_for(lambda: server.consumer.acked == 1, what="acknowledged")
+
+
+class Committing:
+    """An endpoint whose results are pending on commits the test makes:
+    ``commit(n)`` resolves the n-th request's future (an exception
+    instance fails it)."""
+
+    target = oslo_messaging.Target(version="1.1")
+
+    def __init__(self) -> None:
+        self.futures: list[futures.Future] = []
+        self.dispatched = 0
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+
+    @oslo_messaging.expose
+    def record(self, request, /, **kwargs):
+        future: futures.Future = futures.Future()
+        with self._lock:
+            self.dispatched += 1
+            self.futures.append(future)
+            self.threads.add(threading.current_thread().name)
+
+        def then(done):
+            if kwargs.get("refuse"):
+                raise exception.InvalidInput(reason="refused after commit")
+            return {"id": kwargs["n"], "committed": done.result()}
+
+        return Pending(future, then, "record %s" % kwargs.get("n"))
+
+    def commit(self, n, value="yes"):
+        future = self.futures[n]
+        if isinstance(value, BaseException):
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+
+
+def test_a_pending_result_holds_no_thread(rpc):
+    """One handler thread takes four requests in hand, each pending on
+    its commit; each is answered and acknowledged once its commit is
+    done, in the order of the commits, not of the requests."""
+    serve, client = rpc
+    endpoint = Committing()
+    server = serve(endpoint, prefetch=8, workers=1)
+    for n in range(4):
+        client.cast({}, "record", n=n)
+    wait_for(lambda: len(endpoint.futures) == 4, what="four in hand")
+    assert endpoint.threads == {"rpc_0"} and server.consumer.acked == 0
+    assert server.consumer.in_hand == 4
+    endpoint.commit(2)
+    wait_for(lambda: server.consumer.acked == 1, what="the third acked")
+    assert server.consumer.in_hand == 3
+    for n in (0, 1, 3):
+        endpoint.commit(n)
+    wait_for(lambda: server.consumer.acked == 4, what="all acked")
+    assert server.handled == 4
+
+
+def test_a_pending_call_is_answered_once_committed(rpc):
+    serve, client = rpc
+    endpoint = Committing()
+    serve(endpoint, workers=1)
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(
+        client.call({}, "record", n=7)))
+    caller.start()
+    wait_for(lambda: endpoint.futures, what="the call in hand")
+    assert not answers
+    endpoint.commit(0, "done")
+    caller.join(10)
+    assert answers == [{"id": 7, "committed": "done"}]
+
+
+def test_a_refusal_after_the_commit_is_the_callers_error(rpc):
+    serve, client = rpc
+    endpoint = Committing()
+    serve(endpoint, workers=1)
+    errors = []
+
+    def call():
+        try:
+            client.call({}, "record", n=1, refuse=True)
+        except oslo_messaging.RemoteError as e:
+            errors.append(e)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    wait_for(lambda: endpoint.futures, what="the call in hand")
+    endpoint.commit(0)
+    caller.join(10)
+    assert [e.exc_type for e in errors] == ["InvalidInput"]
+    assert "refused after commit" in errors[0].value
+
+
+def test_a_commit_the_store_failed_is_dispatched_again(rpc):
+    """StoreUnavailable from the commit: the request is dispatched again
+    (its record made anew, with backoff on a timer) and answered by the
+    commit that succeeds; acknowledged once."""
+    serve, client = rpc
+    endpoint = Committing()
+    server = serve(endpoint, workers=1)
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(
+        client.call({}, "record", n=3)))
+    caller.start()
+    for attempt in range(3):
+        wait_for(lambda a=attempt: len(endpoint.futures) == a + 1,
+                 what="dispatch %d" % (attempt + 1))
+        assert server.consumer.acked == 0
+        if attempt < 2:
+            endpoint.commit(attempt, exception.StoreUnavailable(
+                reason="connection lost"))
+    endpoint.commit(2, "third time")
+    caller.join(10)
+    assert answers == [{"id": 3, "committed": "third time"}]
+    wait_for(lambda: server.consumer.acked == 1, what="acknowledged")
+    assert endpoint.dispatched == 3
+
+
+def test_a_pending_request_at_stop_goes_back(rpc, monkeypatch):
+    """A request whose commit has not ended at stop is not acknowledged:
+    the next worker gets it again."""
+    monkeypatch.setattr(memory.Channel, "do_restore", True)
+    serve, client = rpc
+    endpoint = Committing()
+    first = serve(endpoint, workers=1)
+    client.cast({}, "record", n=5)
+    wait_for(lambda: endpoint.futures, what="in hand")
+    first.stop(timeout=0.2)
+    assert first.consumer.acked == 0
+    second = Committing()
+    server = serve(second)
+    wait_for(lambda: second.futures, what="delivered again")
+    second.commit(0)
+    wait_for(lambda: server.consumer.acked == 1, what="acknowledged")
+
+
+def test_a_store_outage_at_stop_gives_the_request_back(rpc, monkeypatch):
+    """A request waiting out a store outage (on a timer) is given back at
+    stop at once, not after its backoff."""
+    monkeypatch.setattr(memory.Channel, "do_restore", True)
+    serve, client = rpc
+    down = exception.StoreUnavailable(reason="connection refused")
+    endpoint = Endpoint(failures=[down] * 10)
+    first = serve(endpoint, workers=1)
+    client.cast({}, "echo", n=1)
+    # tried at 0, 0.1, 0.3, 0.7 and 1.5 s: the next try is 1.6 s away
+    wait_for(lambda: len(endpoint.requests) >= 5, what="retrying")
+    began = time.monotonic()
+    first.stop(timeout=5.0)
+    assert time.monotonic() - began < 1.0
+    assert first.consumer.acked == 0 and first.handled == 0
+    second = Endpoint()
+    serve(second)
+    wait_for(lambda: second.requests, what="the cast redelivered")
 
 
 def test_versions_compare_as_oslo_messaging_does():
