@@ -24,6 +24,7 @@ import collections
 import contextlib
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,10 @@ def run_service(args: argparse.Namespace, tmp: str) -> dict:
             peaks.join()
             stats = _common.control(root, "/_sim/stats")
             worker.term(timeout=30)
+            if args.log_dir:
+                os.makedirs(args.log_dir, exist_ok=True)
+                shutil.copy(os.path.join(tmp, "service.log"), os.path.join(
+                    args.log_dir, "service-%d.log" % args.round))
     finally:
         _common.shut(api, listener, worker, vhost)
     return {"wall": wall, "cpu": cpu, "threads": peaks.threads,
@@ -242,6 +247,8 @@ def main() -> int:
     parser.add_argument("--profile", metavar="PREFIX", default=None,
                         help="py-spy samples of each worker process into "
                              "PREFIX-ROUND-PROCESS.txt (see protect_2000)")
+    parser.add_argument("--log-dir", default=None,
+                        help="keep the worker's log of each round there")
     args = parser.parse_args()
     # what protect_2000's bare run reads
     args.database_url = None

@@ -44,6 +44,9 @@ LOG = logging.getLogger(__name__)
 #: process recorded (its own go out at once), with engine processes: a
 #: status event is published at most this much later
 ENGINE_EVENTS_LOOK = 0.1
+#: longest the worker waits at start for its engine processes to run
+#: before it takes requests (they are recorded meanwhile all the same)
+ENGINE_START_WAIT = 30.0
 
 
 def database_url(conf: cfg.ConfigOpts) -> str:
@@ -146,6 +149,7 @@ class WorkerService:
                               publish=not engines_publish(self.conf),
                               event_interval=ENGINE_EVENTS_LOOK)
             self.engine_processes.start()
+            self.engine_processes.wait_ready(ENGINE_START_WAIT)
         self.server.start()
         self.scheduler.start()
         if self.listener is not None:

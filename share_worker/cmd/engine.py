@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from share_worker import exception, service
+from share_worker import exception, service, supervisor
 from share_worker.cmd import worker
 
 LOG = logging.getLogger(__name__)
@@ -69,6 +69,19 @@ def lower_priority(priority: str, nice: int) -> None:
                         "(engine_nice = %d): %s", nice, e)
 
 
+def _tell_ready() -> None:
+    """Tell the worker that started this process that its engine runs
+    (supervisor.READY_FD)."""
+    fd = os.environ.pop(supervisor.READY_FD, None)
+    if fd is None:
+        return
+    try:
+        os.write(int(fd), b"ready\n")
+        os.close(int(fd))
+    except (OSError, ValueError) as e:
+        LOG.warning("Could not tell the worker this engine runs: %s", e)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     conf = worker.prepare(argv)
     lower_priority(engine_priority(conf), conf.share_worker.engine_nice)
@@ -85,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  claim_interval=min(conf.share_worker.poll_interval,
                                     _CLAIM_INTERVAL),
                  event_interval=service.ENGINE_EVENTS_LOOK)
+    _tell_ready()
     while not stopping.wait(1.0):
         if os.getppid() != parent:
             LOG.error("The worker that started this engine is gone; "

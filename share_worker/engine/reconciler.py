@@ -219,9 +219,10 @@ class Reconciler:
             self._wake.clear()
 
     def _cycle_pause(self) -> float:
-        """Seconds the loop sleeps unless woken: to the next scan, at
-        most half a poll_interval."""
-        left = (self._next_scan - self._clock()).total_seconds()
+        """Seconds the loop sleeps unless woken: to the next scan or
+        claim, at most half a poll_interval."""
+        left = (min(self._next_scan, self._next_claim)
+                - self._clock()).total_seconds()
         return min(self._conf.poll_interval / 2, max(0.01, left))
 
     @contextlib.contextmanager
@@ -368,6 +369,8 @@ class Reconciler:
                 if op.taken_over:
                     self._resumed.add(op.id)
                 self._held[op.id] = op
+                # acted on in this cycle, not at the next scan
+                self._ready.append(op.id)
 
     def _scan(self, now: datetime.datetime) -> None:
         groups: dict[tuple, list[Operation]] = {}

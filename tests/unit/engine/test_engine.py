@@ -401,3 +401,33 @@ def test_the_accepting_engine_publishes_what_an_engine_process_records(
     assert unused.events == []
     assert [e["payload"]["id"] for e in
             advancing.ops.pending_events(10)] == ["cp-later"]
+
+
+def test_an_engine_process_acts_on_what_it_claims_at_once(
+        conf, sqlite_url, manila):
+    """An operation another process accepted is acted on in the cycle
+    that claims it, every claim_interval: not at the next status scan,
+    which a long poll_interval puts seconds away."""
+    conf.set_override("poll_interval", 6.0, group="share_worker")
+
+    def engine():
+        clients = fakes.FakeClients(manila)
+        store = Store.from_url(sqlite_url)
+        store.upgrade()
+        return Engine(conf, store, PluginRegistry.load(clients), clients,
+                      sink=RecordingSink())
+
+    accepting, advancing = engine(), engine()
+    accepting.start(run_operations=False)
+    advancing.start(publish=False, claim_interval=0.05)
+    try:
+        share = manila.add_share()
+        accepting.protect(ctx(), {"type": SHARE, "id": share.id},
+                          checkpoint_id="cp-claimed")
+        # a scan is at least poll_interval / 2 = 3 s away
+        wait_for(lambda: any(s.share_id == share.id for s in
+                             manila.snapshots.items.values()),
+                 timeout=1.5, what="the snapshot create of the claim")
+    finally:
+        accepting.stop()
+        advancing.stop()
