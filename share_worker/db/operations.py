@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as sa_postgresql
 from sqlalchemy.dialects import sqlite as sa_sqlite
 
+from share_worker import exception
 from share_worker.db import acceptance, models
 from share_worker.db.rows import (  # noqa: F401 - re-exported
     TABLES,
@@ -28,6 +29,7 @@ from share_worker.db.rows import (  # noqa: F401 - re-exported
     Operation,
     RecordChange,
     emit,
+    emit_many,
     event_rows,
     next_sequences,
     op_from_row,
@@ -49,6 +51,11 @@ _ADVANCE = sa.update(_OPS).where(_OP_FENCE).values(
 _FINISH = sa.update(_OPS).where(_OP_FENCE).values(
     {name: sa.bindparam(name) for name in _STEP_COLUMNS}).values(
     auth_token=None, lease_owner=None, lease_until=None)
+#: which of some operations an owner still holds
+_HELD = sa.select(_OPS.c.id).where(
+    _OPS.c.id.in_(sa.bindparam("ids", expanding=True)),
+    _OPS.c.lease_owner == sa.bindparam("owner"),
+    _OPS.c.finished.is_(False))
 _RECORD_UPDATES: dict[tuple, sa.Update] = {}
 #: most ids named in one statement
 _CHUNK = 1000
@@ -244,33 +251,71 @@ class OperationStore:
         (default now + 30 s); returns ids whose lease was lost."""
         now = now or utcnow()
         lease_until = lease_until or now + datetime.timedelta(seconds=30)
-        lost = []
         with self.store.write() as conn:
             # in id order, as renew() locks them: no deadlock between them
-            for adv in sorted(advances, key=lambda a: a.op.id):
-                op = adv.op
-                values = dict(
-                    b_id=op.id, b_owner=owner, phase=op.phase,
-                    state=op.state, attempt=op.attempt,
-                    not_before=op.not_before, deadline=op.deadline,
-                    finished=op.finished, updated_at=now)
-                if op.finished:
-                    res = conn.execute(_FINISH, values)
-                else:
-                    res = conn.execute(_ADVANCE, dict(
-                        values, lease_until=lease_until))
-                if res.rowcount != 1:
-                    lost.append(op.id)
-                    continue
-                if adv.record is not None:
-                    values = dict(adv.record.values, updated_at=now)
-                    keys = tuple(sorted(values))
-                    conn.execute(_record_update(op.record_kind, keys),
-                                 dict(values, b_id=op.record_id))
-                    if adv.record.events:
-                        emit(conn, op.record_kind, op.record_id,
-                             adv.record.events, now)
-        return lost
+            ordered = sorted(advances, key=lambda a: a.op.id)
+            lost = self._step_ops(conn, owner, ordered, now, lease_until)
+            kept = [a for a in ordered
+                    if a.record is not None and a.op.id not in lost]
+            updates: dict[tuple, list[dict]] = {}
+            for adv in kept:
+                values = dict(adv.record.values, updated_at=now)
+                keys = tuple(sorted(values))
+                updates.setdefault((adv.op.record_kind, keys), []).append(
+                    dict(values, b_id=adv.op.record_id))
+            for (kind, keys), rows in updates.items():
+                conn.execute(_record_update(kind, keys), rows)
+            changes = [(a.op.record_kind, a.op.record_id, a.record.events)
+                       for a in kept if a.record.events]
+            if changes:
+                emit_many(conn, changes, now)
+        return [op_id for op_id in (a.op.id for a in ordered)
+                if op_id in lost]
+
+    @staticmethod
+    def _step_ops(conn: sa.engine.Connection, owner: str,
+                  ordered: list[Advance], now: datetime.datetime,
+                  lease_until: datetime.datetime) -> set[str]:
+        """Write the operations' new state where *owner* still holds
+        them; the ids where it does not.
+
+        PostgreSQL: row by row in id order (row locks taken in the
+        order renew() takes them). SQLite (one write lock, no row
+        locks): the rows still held are read first, then written with
+        one executemany per statement, so a batch makes a few calls
+        into the driver instead of one per row (each call gives the GIL
+        away and waits to get it back, which a busy process makes
+        slow). A row that changed between the read and the write makes
+        the whole batch fail; its steps are kept and written again."""
+        items = []
+        for adv in ordered:
+            op = adv.op
+            values = dict(
+                b_id=op.id, b_owner=owner, phase=op.phase,
+                state=op.state, attempt=op.attempt,
+                not_before=op.not_before, deadline=op.deadline,
+                finished=op.finished, updated_at=now)
+            if not op.finished:
+                values["lease_until"] = lease_until
+            items.append((op.id, _FINISH if op.finished else _ADVANCE,
+                          values))
+        if conn.dialect.name != "sqlite" or len(items) < 2:
+            return {op_id for op_id, stmt, values in items
+                    if conn.execute(stmt, values).rowcount != 1}
+        held: set[str] = set()
+        ids = [op_id for op_id, _, _ in items]
+        for first in range(0, len(ids), _CHUNK):
+            held.update(conn.execute(_HELD, {
+                "ids": ids[first:first + _CHUNK],
+                "owner": owner}).scalars())
+        for stmt in (_ADVANCE, _FINISH):
+            batch = [values for op_id, s, values in items
+                     if s is stmt and op_id in held]
+            if batch and conn.execute(stmt, batch).rowcount != len(batch):
+                raise exception.StoreUnavailable(
+                    reason="operations changed while their steps were "
+                           "written; writing them again")
+        return set(ids) - held
 
     # -- outbox -------------------------------------------------------------
 

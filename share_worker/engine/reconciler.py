@@ -47,6 +47,11 @@ _POLL_THREADS = 2
 _FENCE_TIMEOUT = 30.0
 #: longest a step or poll waits for a write of the reconciler to end
 _TURN_WAIT = 1.0
+#: steps and polls wait for the reconciler's writes only while requests
+#: come in: until this many seconds after new operations were last
+#: handed over or claimed (then the store's write lock is wanted by the
+#: accepts too; otherwise waiting only slows the steps down)
+_INTAKE_QUIET = 1.0
 #: a lease check made when a step is handed to the pool serves the step's
 #: first change in Manila if that comes within this share of a lease
 #: (the store holds the operation a lease and a Manila call longer, so
@@ -113,12 +118,15 @@ class Reconciler:
                 conf.manila_client.timeout or 60))
         #: the store failed since (one warning per outage)
         self._store_down = False
-        #: clear while the reconciler writes to the store: steps and
-        #: polls wait to begin, so the writing thread is not left waiting
-        #: for the GIL behind them while it holds the store's write lock
-        #: (SQLite: the lock the process recording requests waits for)
+        #: clear while the reconciler writes to the store as requests
+        #: come in: steps and polls wait to begin, so the writing thread
+        #: is not left waiting for the GIL behind them while it holds the
+        #: store's write lock (SQLite: the lock the process recording
+        #: requests waits for)
         self._store_free = threading.Event()
         self._store_free.set()
+        #: when new operations last came in (monotonic seconds)
+        self._intake_at = float("-inf")
         #: concurrent fences (one per Manila change, from every pool
         #: thread) share a transaction; each operation's lease is still
         #: checked by the store, row by row
@@ -189,6 +197,7 @@ class Reconciler:
                 return
             self._held[op.id] = op
             self._ready.append(op.id)
+            self._intake_at = time.monotonic()
         self._wake.set()
 
     @property
@@ -227,8 +236,12 @@ class Reconciler:
 
     @contextlib.contextmanager
     def _store_turn(self) -> Iterator[None]:
-        """Around the reconciler's writes to the store: no step or poll
-        begins meanwhile."""
+        """Around the reconciler's writes to the store: while requests
+        come in (:data:`_INTAKE_QUIET`), no step or poll begins
+        meanwhile."""
+        if time.monotonic() - self._intake_at >= _INTAKE_QUIET:
+            yield
+            return
         self._store_free.clear()
         try:
             yield
@@ -361,6 +374,8 @@ class Reconciler:
         with self._store_turn():
             claimed = self._store.claim(self._owner, now, until, room,
                                         exclude=exclude)
+        if claimed:
+            self._intake_at = time.monotonic()
         for op in claimed:
             if op.taken_over:
                 LOG.info("%s %s: taking over %s at phase %s",

@@ -272,6 +272,49 @@ def test_apply_is_fenced_by_the_lease(store):
     assert kinds == ["e", "x.protect.end"]
 
 
+def test_a_batch_of_steps_with_a_lost_lease_writes_the_others(store):
+    """One apply of many steps (written together where the driver
+    counts an executemany's rows): the step whose lease is another
+    worker's is named and changes nothing; the others are written, each
+    record's events numbered after its own earlier ones."""
+    ops = OperationStore(store)
+    names = ["b%02d" % n for n in range(12)]
+    for name in names:
+        ops.accept("checkpoint", checkpoint(name),
+                   operation(name, owner="w2" if name == "b05" else "w1"),
+                   "x.protect.start")
+    advances = []
+    for number, name in enumerate(names):
+        op = operation(name)
+        if number % 2:          # half of them finish, half go on waiting
+            op.phase, op.finished = "done", True
+            change = RecordChange({"status": "available"},
+                                  [("x.protect.end", "INFO")])
+        else:
+            op.phase, op.state = "wait", {"wait": {"id": "s-" + name}}
+            change = RecordChange({"saved_info": {"snapshot": "s-" + name}})
+        advances.append(Advance(op, change))
+    now = T0 + datetime.timedelta(seconds=5)
+    assert ops.apply("w1", list(reversed(advances)), now) == ["op-b05"]
+    statuses = {n: store.get_checkpoint(n)["status"] for n in names}
+    assert statuses == {n: "available" if i % 2 and n != "b05"
+                        else "protecting" for i, n in enumerate(names)}
+    assert store.get_checkpoint("b04")["saved_info"] == {"snapshot": "s-b04"}
+    with store.read() as conn:
+        rows = conn.execute(sa.select(
+            models.operations.c.record_id, models.operations.c.phase,
+            models.operations.c.lease_owner)).all()
+    phases = {r.record_id: (r.phase, r.lease_owner) for r in rows}
+    assert phases["b05"] == ("start", "w2")
+    assert phases["b04"] == ("wait", "w1") and phases["b03"] == ("done", None)
+    events = [(e["record_id"], e["event_type"], e["sequence"])
+              for e in ops.pending_events(100)]
+    ends = sorted(e for e in events if e[1] == "x.protect.end")
+    assert ends == [(n, "x.protect.end", 2) for i, n in enumerate(names)
+                    if i % 2 and n != "b05"]
+    assert len(events) == len(names) + len(ends)
+
+
 def test_accept_delete_is_a_compare_and_swap(store):
     ops = OperationStore(store)
     ops.accept("checkpoint", checkpoint("a", status="available"),

@@ -4,6 +4,7 @@ it; the operation is taken over and nothing is made twice."""
 
 import datetime
 import threading
+import time
 import types
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from share_worker import exception
 from share_worker.db import models
 from share_worker.db.operations import OperationStore
 from share_worker.db.store import Store, utcnow
+from share_worker.engine import reconciler
 from tests.conftest import wait_for
 from tests.unit.engine.test_engine import SHARE, become, ctx
 
@@ -274,16 +276,34 @@ def test_fence_many_answers_each_lease_as_the_store_has_it(sqlite_url):
     assert until["lapsed"] == now - datetime.timedelta(seconds=1)
 
 
-def test_no_step_begins_while_the_reconciler_writes(engine):
-    """While the reconciler writes to the store, steps handed to the
-    pool wait to begin (their Manila work would keep the writing thread
-    waiting for the GIL while it holds the store's write lock, which the
-    process recording requests waits for); they begin once it ends."""
+def test_no_step_begins_while_the_reconciler_writes_as_requests_come(
+        engine):
+    """While requests come in (new operations handed over within
+    _INTAKE_QUIET), steps handed to the pool wait to begin while the
+    reconciler writes to the store (their Manila work would keep the
+    writing thread waiting for the GIL while it holds the store's write
+    lock, which the process recording requests waits for); they begin
+    once it ends."""
     rec = engine.reconciler
     began = threading.Event()
     op = types.SimpleNamespace(id="op-gated", record_kind="checkpoint",
                                record_id="cp-gated")
+    rec._intake_at = time.monotonic()       # an operation just came in
     with rec._store_turn():
         rec._dispatch(op, began.set)
         assert not began.wait(0.3), "a step began during a store write"
     assert began.wait(WAIT)
+
+
+def test_steps_go_on_during_writes_once_requests_stop(engine):
+    """With no new operation for _INTAKE_QUIET seconds nobody else
+    wants the store's write lock: steps don't wait for the reconciler's
+    writes."""
+    rec = engine.reconciler
+    began = threading.Event()
+    op = types.SimpleNamespace(id="op-free", record_kind="checkpoint",
+                               record_id="cp-free")
+    rec._intake_at = time.monotonic() - reconciler._INTAKE_QUIET
+    with rec._store_turn():
+        rec._dispatch(op, began.set)
+        assert began.wait(WAIT), "a step waited for a store write"
