@@ -15,7 +15,10 @@ after its create):
   every snapshot made is available: the least any client has to do;
 - worker: the engine (``service.build_engine``, SQLite by default, or a
   fresh database on the PostgreSQL server ``--database-url`` names)
-  protecting the N shares, timed to the last ``protect.end``.
+  protecting the N shares, timed to the last ``protect.end``; fed as
+  the RPC server feeds it (``Engine.protect_later``, at most
+  ``rpc_prefetch`` requests in hand, none waiting for its commit on a
+  thread of its own), so concurrent requests share commits.
 
 Printed per run: wall time, CPU per protect, peak threads, peak RSS and
 Manila requests per protect; then the median ratios worker / bare of
@@ -177,6 +180,7 @@ def run_worker(endpoint: str, share_ids: list[str], timeout: float,
 
     from share_worker import conf as sw_conf
     from share_worker import service
+    from share_worker.pending import Pending, resolve
 
     conf = cfg.ConfigOpts()
     sw_conf.register_opts(conf)
@@ -199,8 +203,20 @@ def run_worker(endpoint: str, share_ids: list[str], timeout: float,
 
     def body() -> dict:
         start = time.monotonic()
+        # fed as the RPC server feeds it: up to rpc_prefetch requests in
+        # hand, none waiting for its commit on a thread of its own
+        in_hand = threading.BoundedSemaphore(conf.share_worker.rpc_prefetch)
+        pending = []
         for share_id in share_ids:
-            engine.protect(ctx, {"type": SHARE, "id": share_id})
+            in_hand.acquire()
+            value = engine.protect_later(ctx, {"type": SHARE, "id": share_id})
+            if isinstance(value, Pending):
+                value.future.add_done_callback(lambda _: in_hand.release())
+                pending.append(value)
+            else:
+                in_hand.release()
+        for value in pending:
+            resolve(value, timeout)     # a refusal raises here
         accepted = time.monotonic() - start
         sink.done.wait(timeout)
         return {"ok": sink.ended, "failed": sink.failed,
