@@ -32,6 +32,7 @@ holding the GIL, i.e. where the CPU goes).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -205,18 +206,31 @@ def run_worker(endpoint: str, share_ids: list[str], timeout: float,
         start = time.monotonic()
         # fed as the RPC server feeds it: up to rpc_prefetch requests in
         # hand, none waiting for its commit on a thread of its own
-        in_hand = threading.BoundedSemaphore(conf.share_worker.rpc_prefetch)
-        pending = []
+        prefetch = conf.share_worker.rpc_prefetch
+        in_hand = threading.BoundedSemaphore(prefetch)
+        refused: list[str] = []
+
+        def answered(value: Pending, future: object) -> None:
+            try:
+                resolve(value)      # nothing kept once it is answered
+            except Exception as e:  # noqa: BLE001 - reported below
+                refused.append(repr(e)[:200])
+            finally:
+                in_hand.release()
+
         for share_id in share_ids:
             in_hand.acquire()
             value = engine.protect_later(ctx, {"type": SHARE, "id": share_id})
             if isinstance(value, Pending):
-                value.future.add_done_callback(lambda _: in_hand.release())
-                pending.append(value)
+                value.future.add_done_callback(
+                    functools.partial(answered, value))
             else:
                 in_hand.release()
-        for value in pending:
-            resolve(value, timeout)     # a refusal raises here
+        for _ in range(prefetch):       # every request answered
+            in_hand.acquire(timeout=timeout)
+        if refused:
+            raise RuntimeError("%d protects refused, e.g. %s" % (
+                len(refused), refused[0]))
         accepted = time.monotonic() - start
         sink.done.wait(timeout)
         return {"ok": sink.ended, "failed": sink.failed,

@@ -116,14 +116,6 @@ class Store:
         # they queue here instead of spinning on SQLITE_BUSY.
         self._write_lock = (threading.Lock() if self.is_sqlite
                             else contextlib.nullcontext())
-        #: set while no write transaction of this process is open: work
-        #: that can wait (a Manila step about to begin) waits for it, so
-        #: the writer is not kept waiting for the GIL between its
-        #: statements (while it holds SQLite's one write lock)
-        self.idle = threading.Event()
-        self.idle.set()
-        self._writers = 0
-        self._writers_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, pool_size: int = 10) -> Store:
@@ -164,24 +156,9 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.engine.Connection]:
-        with unavailable_as_error(), self.writing(), self._write_lock, \
+        with unavailable_as_error(), self._write_lock, \
                 self.engine.begin() as conn:
             yield conn
-
-    @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
-        """Around a write transaction (waiting for its turn included):
-        :attr:`idle` is clear meanwhile."""
-        with self._writers_lock:
-            self._writers += 1
-            self.idle.clear()
-        try:
-            yield
-        finally:
-            with self._writers_lock:
-                self._writers -= 1
-                if not self._writers:
-                    self.idle.set()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.engine.Connection]:
@@ -298,8 +275,7 @@ class Writer:
         self._conn: sa.engine.Connection | None = None
 
     def run(self, work: Callable[[sa.engine.Connection], T]) -> T:
-        with unavailable_as_error(), self._store.writing(), self._lock, \
-                self._store._write_lock:
+        with unavailable_as_error(), self._lock, self._store._write_lock:
             try:
                 return self._once(work)
             except sa.exc.DBAPIError as e:

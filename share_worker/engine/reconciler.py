@@ -18,12 +18,13 @@ a crashed worker's operations are taken over once its lease expires.
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -117,6 +118,13 @@ class Reconciler:
                 conf.manila_client.timeout or 60))
         #: the store failed since (one warning per outage)
         self._store_down = False
+        #: clear while the reconciler writes to the store as requests
+        #: come in: steps and polls wait to begin, so the writing thread
+        #: is not left waiting for the GIL behind them while it holds the
+        #: store's write lock (SQLite: the lock the process recording
+        #: requests waits for)
+        self._store_free = threading.Event()
+        self._store_free.set()
         #: when new operations last came in (monotonic seconds)
         self._intake_at = float("-inf")
         #: concurrent fences (one per Manila change, from every pool
@@ -226,15 +234,19 @@ class Reconciler:
                 - self._clock()).total_seconds()
         return min(self._conf.poll_interval / 2, max(0.01, left))
 
-    def _after_writes(self) -> None:
-        """Before a step or poll begins: while requests come in
-        (:data:`_INTAKE_QUIET`), wait (at most :data:`_TURN_WAIT`) for
-        this process's store writes to end. Their statements each give
-        the GIL away and wait to get it back; with Manila work running
-        beside them that wait makes the transaction, and the store's
-        write lock the accepts want (SQLite), last many times longer."""
-        if time.monotonic() - self._intake_at < _INTAKE_QUIET:
-            self._store.store.idle.wait(_TURN_WAIT)
+    @contextlib.contextmanager
+    def _store_turn(self) -> Iterator[None]:
+        """Around the reconciler's writes to the store: while requests
+        come in (:data:`_INTAKE_QUIET`), no step or poll begins
+        meanwhile."""
+        if time.monotonic() - self._intake_at >= _INTAKE_QUIET:
+            yield
+            return
+        self._store_free.clear()
+        try:
+            yield
+        finally:
+            self._store_free.set()
 
     def fence(self, op: Operation) -> None:
         """Raise LeaseLost unless *op* is still this worker's; hold it
@@ -359,8 +371,9 @@ class Reconciler:
             return
         with self._lock:
             exclude = set(self._held)
-        claimed = self._store.claim(self._owner, now, until, room,
-                                    exclude=exclude)
+        with self._store_turn():
+            claimed = self._store.claim(self._owner, now, until, room,
+                                        exclude=exclude)
         if claimed:
             self._intake_at = time.monotonic()
         for op in claimed:
@@ -434,9 +447,10 @@ class Reconciler:
         now = self._clock()
         if now < self._leases_hold_until:
             try:
-                held = self._store.fence_many(
-                    [(op.id, self._owner, now, now + self._call_hold)
-                     for op in ops])
+                with self._store_turn():
+                    held = self._store.fence_many(
+                        [(op.id, self._owner, now, now + self._call_hold)
+                         for op in ops])
             except Exception as e:  # noqa: BLE001 - each step checks again
                 LOG.debug("Reconciler: checking %d lease(s) at dispatch "
                           "failed: %s", len(ops), e)
@@ -456,7 +470,7 @@ class Reconciler:
         self._busy.add(op.id)
 
         def work() -> None:
-            self._after_writes()
+            self._store_free.wait(_TURN_WAIT)
             with self._lock:
                 self._acting.add(op.id)
             try:
@@ -474,7 +488,7 @@ class Reconciler:
 
     def _poll_group(self, project_id: str, kind: str, listed_as: str | None,
                     waiting: list[Operation]) -> None:
-        self._after_writes()
+        self._store_free.wait(_TURN_WAIT)
         try:
             client = self._clients.for_polling(project_id)
             wanted = {op.state["wait"]["id"] for op in waiting}
@@ -533,9 +547,11 @@ class Reconciler:
         if advances:
             try:
                 now = self._clock()
-                lost |= set(self._store.apply(
-                    self._owner, advances, now, now + datetime.timedelta(
-                        seconds=self._conf.lease_seconds)))
+                with self._store_turn():
+                    lost |= set(self._store.apply(
+                        self._owner, advances, now,
+                        now + datetime.timedelta(
+                            seconds=self._conf.lease_seconds)))
             except Exception:
                 # Keep the results: the next cycle writes them again.
                 for item in current:

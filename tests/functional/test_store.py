@@ -472,36 +472,3 @@ def test_renew_of_the_held_ones_lets_the_others_lapse(store):
                         10, exclude={"op-a"})
     assert again.id == "op-b" and again.taken_over
     assert ops.renew("w1", later, later, set()) == set()
-
-
-def test_idle_is_clear_while_any_write_of_the_process_is_open(store):
-    """``Store.idle``: clear from the moment a writer waits for its turn
-    until the last open write transaction ends (steps that can wait
-    wait for it)."""
-    assert store.idle.is_set()
-    writer = Writer(store)
-    inside = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with store.write() as conn:
-            conn.execute(sa.text("SELECT 1"))
-            inside.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert inside.wait(10)
-        assert not store.idle.is_set()
-        seen = writer.run(lambda conn: store.idle.is_set()) \
-            if not store.is_sqlite else None
-        assert seen in (False, None)   # PostgreSQL: writers overlap
-        assert not store.idle.is_set()
-    finally:
-        release.set()
-        holder.join(10)
-    assert store.idle.is_set()
-    assert writer.run(lambda conn: store.idle.is_set()) is False
-    assert store.idle.is_set()
-    writer.close()

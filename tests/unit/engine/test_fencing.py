@@ -280,16 +280,16 @@ def test_no_step_begins_while_the_reconciler_writes_as_requests_come(
         engine):
     """While requests come in (new operations handed over within
     _INTAKE_QUIET), steps handed to the pool wait to begin while the
-    process writes to the store, whoever writes (their Manila work would
-    keep the writing thread waiting for the GIL while it holds the
-    store's write lock, which the requests' commits wait for); they
-    begin once it ends."""
+    reconciler writes to the store (their Manila work would keep the
+    writing thread waiting for the GIL while it holds the store's write
+    lock, which the process recording requests waits for); they begin
+    once it ends."""
     rec = engine.reconciler
     began = threading.Event()
     op = types.SimpleNamespace(id="op-gated", record_kind="checkpoint",
                                record_id="cp-gated")
     rec._intake_at = time.monotonic()       # an operation just came in
-    with engine.store.write():
+    with rec._store_turn():
         rec._dispatch(op, began.set)
         assert not began.wait(0.3), "a step began during a store write"
     assert began.wait(WAIT)
@@ -304,6 +304,6 @@ def test_steps_go_on_during_writes_once_requests_stop(engine):
     op = types.SimpleNamespace(id="op-free", record_kind="checkpoint",
                                record_id="cp-free")
     rec._intake_at = time.monotonic() - reconciler._INTAKE_QUIET
-    with engine.store.write():
+    with rec._store_turn():
         rec._dispatch(op, began.set)
         assert began.wait(WAIT), "a step waited for a store write"
