@@ -114,7 +114,9 @@ opts = [
                     "advance every operation in the store, so accepting "
                     "never waits for the engine's CPU: with the default 1 "
                     "a burst of casts is recorded about twice as fast as "
-                    "with 0. An engine process ends when the share-worker "
+                    "with 0. At start the worker takes requests once its "
+                    "engine processes run (it waits at most 30 s for "
+                    "them). An engine process ends when the share-worker "
                     "process does. With the default SQLite store at most "
                     "1; use PostgreSQL for more."),
     cfg.StrOpt("engine_priority", default="idle",
