@@ -239,14 +239,9 @@ class _Handling:
         except exception.ShareWorkerError as e:
             return None, _failure(e)
         except Exception:  # a bug the endpoint did not catch
-            LOG.exception("RPC %s failed (request %s)",
-                          _quote(request.method),
-                          _quote(request.ctxt.get("request_id")))
-            return None, _failure(exception.InvalidState(
-                reason="internal error in %s; see the worker's log for "
-                       "request %s" % (
-                           _quote(request.method),
-                           _quote(request.ctxt.get("request_id")))))
+            return None, _internal_error(
+                request, "RPC %s failed (request %s)",
+                "internal error in %s; see the worker's log for request %s")
 
     def _retry(self) -> None:
         consumer = self.server.consumer
@@ -293,14 +288,22 @@ def _serialised(request: wire.RpcRequest, result: Any) -> tuple[Any, Any]:
     try:
         return _primitive(result), None
     except Exception:  # noqa: BLE001 - a result that isn't JSON
-        LOG.exception("The result of RPC %s is not JSON (request %s)",
-                      _quote(request.method),
-                      _quote(request.ctxt.get("request_id")))
-        return None, _failure(exception.InvalidState(
-            reason="internal error: the result of %s could not be "
-                   "serialised; see the worker's log for request %s" % (
-                       _quote(request.method),
-                       _quote(request.ctxt.get("request_id")))))
+        return None, _internal_error(
+            request, "The result of RPC %s is not JSON (request %s)",
+            "internal error: the result of %s could not be serialised; "
+            "see the worker's log for request %s")
+
+
+def _internal_error(request: wire.RpcRequest, log_line: str,
+                    reason: str) -> str:
+    """Log the exception being handled (*log_line*) and give the
+    caller's failure, an InvalidState of *reason*; both name the method
+    and the request id."""
+    method = _quote(request.method)
+    request_id = _quote(request.ctxt.get("request_id"))
+    LOG.exception(log_line, method, request_id)
+    return _failure(exception.InvalidState(
+        reason=reason % (method, request_id)))
 
 
 def _capitalized(text: str) -> str:
