@@ -12,14 +12,15 @@ from oslo_config import cfg
 from share_worker import conf as sw_conf
 from share_worker.supervisor import READY_FD, EngineProcesses
 
+# an engine that starts in argv[1] seconds, then runs until its SIGTERM
 _READY_AFTER = """
-import os, sys, time
-time.sleep(float(sys.argv[1]))
+import os, signal, sys, threading
+threading.Event().wait(float(sys.argv[1]))
 os.write(int(os.environ[%r]), b"ready\\n")
-time.sleep(60)
+signal.pause()
 """ % READY_FD
 _EXITS = "import sys; sys.exit(3)"
-_NEVER_READY = "import time; time.sleep(60)"
+_NEVER_READY = "import signal; signal.pause()"
 
 
 @pytest.fixture
