@@ -45,7 +45,11 @@ class EventListener:
         self.listener = oslo_messaging.get_notification_listener(
             self.transport, [oslo_messaging.Target(exchange=exchange,
                                                    topic=topic)],
-            [self], executor="threading", pool=pool)
+            # a queue of this topic's own: oslo.messaging names a pool's
+            # queue after the pool alone, so listeners of other topics
+            # with the same pool would share it (and get each other's
+            # events, a stopped one's left in it included)
+            [self], executor="threading", pool="%s.%s" % (pool, topic))
         self.listener.start()
 
     def _keep(self, event_type: str, priority: str, payload: dict) -> None:

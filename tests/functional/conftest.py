@@ -86,7 +86,10 @@ class EventCollector:
                                        topic=topic)
         self.listener = oslo_messaging.get_notification_listener(
             self.transport, [target], [self], executor="threading",
-            pool="test-collector")
+            # the queue of a pool is named after the pool alone: one of
+            # this test's topic, not every test's (a later test would get
+            # the events an earlier one's worker published as it stopped)
+            pool="test-collector.%s" % topic)
 
     def _event(self, ctxt, publisher_id, event_type, payload, metadata):
         with self._cond:
