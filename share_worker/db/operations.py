@@ -68,6 +68,11 @@ _INSERT_EVENT = {
                             ("sqlite", sa_sqlite.insert))}
 
 
+def _chunks(ids: list[str]) -> list[list[str]]:
+    """*ids* in runs of at most :data:`_CHUNK`, for ``IN`` lists."""
+    return [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
 def _record_update(kind: str, keys: tuple) -> sa.Update:
     stmt = _RECORD_UPDATES.get((kind,) + keys)
     if stmt is None:
@@ -170,8 +175,7 @@ class OperationStore:
         chunks: list[list[str] | None] = [None]
         if op_ids is not None:
             ordered = sorted(op_ids)
-            chunks = [ordered[i:i + _CHUNK]
-                      for i in range(0, len(ordered), _CHUNK)]
+            chunks = _chunks(ordered)
         renewed: set[str] = set()
         with self.store.write() as conn:
             for chunk in chunks:
@@ -269,8 +273,7 @@ class OperationStore:
                        for a in kept if a.record.events]
             if changes:
                 emit_many(conn, changes, now)
-        return [op_id for op_id in (a.op.id for a in ordered)
-                if op_id in lost]
+        return [a.op.id for a in ordered if a.op.id in lost]
 
     @staticmethod
     def _step_ops(conn: sa.engine.Connection, owner: str,
@@ -304,10 +307,9 @@ class OperationStore:
                     if conn.execute(stmt, values).rowcount != 1}
         held: set[str] = set()
         ids = [op_id for op_id, _, _ in items]
-        for first in range(0, len(ids), _CHUNK):
+        for chunk in _chunks(ids):
             held.update(conn.execute(_HELD, {
-                "ids": ids[first:first + _CHUNK],
-                "owner": owner}).scalars())
+                "ids": chunk, "owner": owner}).scalars())
         for stmt in (_ADVANCE, _FINISH):
             batch = [values for op_id, s, values in items
                      if s is stmt and op_id in held]

@@ -6,8 +6,8 @@ recording, shared with concurrent requests (group commit)::
                           project_limit=lambda: 5000)
     admission.start()                       # counts what is in flight
     admission.reserve("p1")                 # or Busy, or QuotaExceeded
-    record, created = admission.record(Acceptance(...), on_created)
     pending = admission.record_later(Acceptance(...), on_created)
+    record, created = admission.wait(pending)   # or the RPC server goes on
     admission.release(finished)             # operations that ended
     admission.stop()                        # commits what was submitted
 
@@ -134,13 +134,6 @@ class Admission:
     def release(self, count: int = 1) -> None:
         with self._lock:
             self.in_flight = max(0, self.in_flight - count)
-
-    def record(self, item: Acceptance,
-               on_created: Callable[[Operation], None]
-               ) -> tuple[dict, bool]:
-        """Commit *item* (reserved before); (record, created) once it is
-        in the store (see :meth:`record_later`)."""
-        return self.wait(self.record_later(item, on_created))
 
     def record_later(self, item: Acceptance,
                      on_created: Callable[[Operation], None]) -> Pending:
